@@ -1,0 +1,1 @@
+"""Bearwatch alerts stage."""

@@ -1,0 +1,1 @@
+"""Bearwatch consumers stage."""
