@@ -123,7 +123,8 @@ class EmbeddedStack:
         try:
             wait_until(lambda: not server.running() or ready(), self.start_timeout_s, server.name)
         except TimeoutError as exc:
-            raise StackError(f"embedded {server.name} did not answer on {HOST}:{server.port}; see {server.log_path}") from exc
+            where = f"{HOST}:{server.port}"
+            raise StackError(f"embedded {server.name} did not answer on {where}; see {server.log_path}") from exc
         if not server.running():
             raise StackError(f"embedded {server.name} exited at start; see {server.log_path}")
 

