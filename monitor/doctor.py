@@ -89,7 +89,7 @@ def _model(settings: Settings) -> Finding:
     path = settings.model_path
     if not path.is_dir():
         return Finding("model", False, f"{path} does not exist: run `bearwatch train` or set BEARWATCH_MODEL_PATH")
-    labels = path / "labels.json"
+    labels = path / "label_maps.json"
     weights = list(path.glob("*.safetensors"))
     if not weights:
         return Finding("model", False, f"{path} has no *.safetensors weights: retrain or point BEARWATCH_MODEL_PATH "

@@ -1,0 +1,145 @@
+"""The Faust app: agents ``score`` (raw → scored), ``aggregate`` (scored → Redis windows → alerts) and ``notify``
+(alerts → durable webhook outbox).
+
+Settings that matter on both Tansu and Apache Kafka: a 10 s session timeout and 1 s heartbeats (Tansu's first
+JoinGroup waits about half the session timeout), ``raw`` values (each agent decodes itself, so a malformed
+message is dead-lettered instead of crashing the stream), and no Faust tables: state lives in Redis.
+Delivery is at-least-once: a batch's outputs are awaited before its offsets can be committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import faust
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from monitor.schemas import Alert, SchemaError, ScoredStory, decode, encode
+from monitor.settings import Settings
+from monitor.worker import metrics
+from monitor.worker.runtime import WorkerRuntime
+from monitor.worker.scoring import DeadLetter, RawRecord
+
+log = logging.getLogger(__name__)
+
+
+def _record(event: Any) -> RawRecord:
+    message = event.message
+    return RawRecord(message.topic, message.partition, message.offset, message.key, message.value)
+
+
+def create_app(settings: Settings) -> faust.App:
+    """Build the worker app for ``settings`` (Kafka URL required: ``bearwatch up`` provides the embedded one)."""
+    if not settings.kafka_url or not settings.redis_url:
+        raise ValueError("the worker needs BEARWATCH_KAFKA_URL and BEARWATCH_REDIS_URL (bearwatch up sets both)")
+    app = faust.App(
+        f"bearwatch-{settings.redis_namespace}",
+        broker=f"kafka://{settings.kafka_url}",
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        broker_session_timeout=10,
+        broker_heartbeat_interval=1,
+        broker_rebalance_timeout=10,
+        broker_commit_every=200,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=True,
+        producer_acks=-1,
+        web_host=settings.http_host,
+        web_port=settings.worker_port,
+        web_in_thread=False,
+        datadir=str(settings.var_dir / "faust"),
+    )
+    (settings.var_dir / "faust").mkdir(parents=True, exist_ok=True)
+    runtime = WorkerRuntime(settings)
+    app.bearwatch_runtime = runtime  # type: ignore[attr-defined]
+    topics = settings.topics
+    raw_topic = app.topic(topics.raw, partitions=settings.topic_partitions)
+    scored_topic = app.topic(topics.scored, partitions=settings.topic_partitions)
+    alerts_topic = app.topic(topics.alerts, partitions=settings.topic_partitions)
+    dead_topic = app.topic(topics.deadletter, partitions=settings.topic_partitions)
+
+    async def send_dead(dead: list[DeadLetter]) -> list[Any]:
+        futures = []
+        for letter in dead:
+            metrics.DEAD_LETTERS.labels(letter.reason.split(":")[0][:40]).inc()
+            futures.append(await dead_topic.send(key=letter.record.key, value=json.dumps(letter.to_json()).encode()))
+        return futures
+
+    @app.agent(raw_topic, name="score")
+    async def score(stream: faust.StreamT) -> None:
+        scorer = await runtime.scorer()
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_max_wait_s):
+            records = [_record(event) for event in events]
+            metrics.MESSAGES_IN.labels("score").inc(len(records))
+            metrics.BATCH_SIZE.labels("score").observe(len(records))
+            outcome = await scorer.score_records(records)
+            futures = await send_dead(outcome.dead)
+            for story in outcome.scored:
+                futures.append(await scored_topic.send(key=story.id.encode(), value=encode(story)))
+            await asyncio.gather(*futures)  # delivered before these offsets may be committed
+            metrics.MESSAGES_OUT.labels("score").inc(len(outcome.scored))
+
+    @app.agent(scored_topic, name="aggregate")
+    async def aggregate(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(max(settings.batch_size, 64), within=settings.batch_max_wait_s):
+            records = [_record(event) for event in events]
+            metrics.MESSAGES_IN.labels("aggregate").inc(len(records))
+            stories: list[ScoredStory] = []
+            dead: list[DeadLetter] = []
+            for record in records:
+                try:
+                    stories.append(decode(ScoredStory, record.value or b""))
+                except SchemaError as exc:
+                    dead.append(DeadLetter(record, str(exc)))
+            futures = await send_dead(dead)
+            alerts = await runtime.aggregate(stories)
+            for alert in alerts:
+                metrics.ALERTS_EMITTED.labels(alert.status, alert.severity).inc()
+                futures.append(await alerts_topic.send(key=alert.fingerprint.encode(), value=encode(alert)))
+            await asyncio.gather(*futures)
+            metrics.MESSAGES_OUT.labels("aggregate").inc(len(alerts))
+
+    @app.agent(alerts_topic, name="notify")
+    async def notify(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            record = _record(event)
+            metrics.MESSAGES_IN.labels("notify").inc()
+            try:
+                alert = decode(Alert, record.value or b"")
+            except SchemaError as exc:
+                await asyncio.gather(*await send_dead([DeadLetter(record, str(exc))]))
+                continue
+            await runtime.enqueue_notification(alert)
+            metrics.MESSAGES_OUT.labels("notify").inc()
+
+    @app.timer(interval=5.0)
+    async def report_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            read = consumer._read_offset.get(tp)  # noqa: SLF001 - Faust exposes no public read offset
+            if highwater is not None:
+                lag = max(0, highwater - ((read + 1) if read is not None else 0))
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+
+    @app.task
+    async def start_delivery() -> None:
+        await runtime.run_delivery()
+
+    @app.page("/metrics")
+    async def metrics_page(_: Any, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/health")
+    async def health_page(_: Any, request: web.Request) -> web.Response:
+        state = await runtime.health()
+        return web.json_response(state, status=200 if state["ok"] else 503)
+
+    return app

@@ -1,0 +1,23 @@
+"""Prometheus metrics of the stream worker (served on the worker's ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES_IN = Counter("bearwatch_worker_messages_in_total", "Messages read, per agent", ["agent"])
+MESSAGES_OUT = Counter("bearwatch_worker_messages_out_total", "Messages produced, per agent", ["agent"])
+DEAD_LETTERS = Counter("bearwatch_worker_dead_letters_total", "Messages sent to the dead-letter topic", ["reason"])
+BATCH_SIZE = Histogram("bearwatch_worker_batch_size", "Stories per micro-batch", ["agent"],
+                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
+MODEL_LATENCY = Histogram("bearwatch_model_batch_latency_seconds", "Model time per micro-batch",
+                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+MODEL_ERRORS = Counter("bearwatch_model_errors_total", "Model calls that raised (before retry/bisect)")
+TRUNCATED = Counter("bearwatch_worker_truncated_texts_total", "Stories whose text was cut to max_tokens")
+EMPTY_TEXTS = Counter("bearwatch_worker_empty_texts_total", "Stories with no title and no summary")
+STORIES_SCORED = Counter("bearwatch_stories_scored_total", "Scored stories by topic and sentiment",
+                         ["topic", "sentiment"])
+WINDOW_UPDATES = Counter("bearwatch_windows_updates_total", "Window updates by outcome", ["outcome"])
+ALERTS_EMITTED = Counter("bearwatch_alerts_emitted_total", "Alert state changes produced", ["status", "severity"])
+CONSUMER_LAG = Gauge("bearwatch_kafka_consumer_lag_messages", "Offset lag per topic partition",
+                     ["topic", "partition"])
+REDIS_ERRORS = Counter("bearwatch_worker_redis_errors_total", "Redis calls that failed and were retried")

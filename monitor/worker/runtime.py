@@ -1,0 +1,123 @@
+"""What the worker's agents share: the model, the Redis connection, the window store, detector and notifier.
+
+Built lazily inside the running worker (the model loads in an executor thread so heartbeats keep flowing).
+Redis calls are retried with backoff until Redis answers again: a Redis outage pauses the stream instead of
+dropping stories, and because window updates are idempotent by story id, a retried batch never double-counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from monitor.schemas import Alert, ModelInfo, ScoredStory
+from monitor.settings import Settings
+from monitor.worker import metrics
+from monitor.worker.scoring import StoryScorer
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class WorkerRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.redis = aioredis.from_url(settings.redis_url or "", socket_timeout=10, socket_connect_timeout=5,
+                                       health_check_interval=10)
+        self._scorer: StoryScorer | None = None
+        self._engine: Any = None
+        self._store: Any = None
+        self._detector: Any = None
+        self._notifier: Any = None
+        self._lock = asyncio.Lock()
+
+    async def scorer(self) -> StoryScorer:
+        if self._scorer is None:
+            from monitor.model.engine import AsyncEngine, Engine
+
+            loop = asyncio.get_running_loop()
+            engine = await loop.run_in_executor(None, Engine.from_settings, self.settings)
+            self._engine = AsyncEngine(engine)
+            log.info("model loaded: %s", engine.describe())
+            info = ModelInfo(name=engine.model_name, version=engine.model_version)
+            self._scorer = StoryScorer(self._engine.score, info)
+        return self._scorer
+
+    def store(self) -> Any:
+        if self._store is None:
+            from monitor.windows import WindowStore
+
+            self._store = WindowStore(self.redis, self.settings.redis_namespace, self.settings.bucket_seconds,
+                                      self.settings.allowed_lateness_s)
+        return self._store
+
+    def detector(self) -> Any:
+        if self._detector is None:
+            from alerts.detector import Detector
+            from alerts.rules import load_rules
+
+            rules = load_rules(self.settings.rules_file)
+            self._detector = Detector(self.redis, self.store(), rules, self.settings.redis_namespace)
+        return self._detector
+
+    def notifier(self) -> Any:
+        if self._notifier is None:
+            from alerts.delivery import Notifier
+
+            self._notifier = Notifier(self.redis, self.settings, self.settings.redis_namespace)
+        return self._notifier
+
+    async def aggregate(self, stories: list[ScoredStory]) -> list[Alert]:
+        """Apply ``stories`` to the windows and evaluate the detector on what they touched."""
+        if not stories:
+            return []
+        result = await self.retry_redis(lambda: self.store().apply(stories))
+        metrics.WINDOW_UPDATES.labels("applied").inc(result.applied)
+        metrics.WINDOW_UPDATES.labels("duplicate").inc(result.duplicates)
+        metrics.WINDOW_UPDATES.labels("late").inc(result.late)
+        if result.watermark is None:
+            return []
+        return await self.retry_redis(lambda: self.detector().evaluate(result.touched, result.watermark))
+
+    async def enqueue_notification(self, alert: Alert) -> None:
+        await self.retry_redis(lambda: self.notifier().enqueue(alert))
+
+    async def run_delivery(self) -> None:
+        """Drain the webhook outbox for as long as the worker runs; Redis outages only pause it."""
+        while True:
+            try:
+                await self.notifier().run_forever()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - delivery must outlive any one failure
+                log.exception("notification delivery loop failed; restarting in 2 s")
+                await asyncio.sleep(2)
+
+    async def retry_redis(self, call: Callable[[], Awaitable[T]], max_backoff_s: float = 10.0) -> T:
+        backoff = 0.2
+        while True:
+            try:
+                return await call()
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                metrics.REDIS_ERRORS.inc()
+                log.warning("Redis unavailable (%s); retrying in %.1f s", type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, max_backoff_s)
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            await asyncio.wait_for(self.redis.ping(), 2)
+            redis_ok = True
+        except Exception:  # noqa: BLE001
+            redis_ok = False
+        return {
+            "ok": redis_ok and self._scorer is not None,
+            "redis": redis_ok,
+            "model": self._engine.engine.describe() if self._engine is not None else "loading",
+        }
