@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     grafana_url: str | None = None
     grafana_token: str | None = None
     prometheus_url: str | None = None
+    gauge_top_tickers: int = Field(
+        default=50, ge=0, le=1000,
+        description="tickers exported as Prometheus gauges: the top N by news volume (bounds label cardinality)")
+    gauge_refresh_s: float = Field(default=10.0, gt=0, le=3600,
+                                   description="how often the worker re-reads the sentiment gauges from Redis")
 
     # --- ports (all bound to http_host) ---
     http_host: str = "127.0.0.1"

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor.schemas import Alert, SchemaError, ScoredStory, decode, encode
 from monitor.settings import Settings
+from monitor.web import install_web
 from monitor.worker import metrics
 from monitor.worker.runtime import WorkerRuntime
 from monitor.worker.scoring import DeadLetter, RawRecord
@@ -142,4 +143,5 @@ def create_app(settings: Settings) -> faust.App:
         state = await runtime.health()
         return web.json_response(state, status=200 if state["ok"] else 503)
 
+    install_web(app, runtime)
     return app

@@ -93,6 +93,7 @@ class WorkerRuntime:
         while True:
             try:
                 await self.notifier().run_forever()
+                await asyncio.sleep(2)  # it returned normally (e.g. no channels configured): never spin
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - delivery must outlive any one failure

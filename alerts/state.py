@@ -1,0 +1,127 @@
+"""Alert state in Redis: the atomic lifecycle transition and the reads behind ``bearwatch alerts list``.
+
+Keys (all under ``<namespace>:a:``): ``st:<fingerprint>`` (hash: state, since, starts_at, last_eval,
+last_notify, resolved_at, rule, scope, key, value), ``live:<rule>`` (set of keys pending or firing, so they
+are evaluated even when no new story touches them), ``firing`` (zset fingerprint -> starts_at ms) and ``pos``
+(hash rule -> last evaluated boundary, epoch seconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+SCRIPT = Path(__file__).with_name("lifecycle.lua").read_text(encoding="utf-8")
+_ADVANCE = """
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if (not current) or current < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+"""
+STATE_TTL_S = 8 * 86400
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What ``lifecycle.lua`` did at one boundary; ``starts_at_ms`` is set for fire, repeat and resolve."""
+
+    action: str
+    starts_at_ms: int | None
+
+
+class AlertState:
+    """Key names and atomic operations on the alert lifecycle of one namespace."""
+
+    def __init__(self, redis: aioredis.Redis, namespace: str, ttl_s: int = STATE_TTL_S) -> None:
+        self.redis = redis
+        self.root = f"{namespace}:a"
+        self.ttl_s = ttl_s
+        self._transition = redis.register_script(SCRIPT)
+        self._advance = redis.register_script(_ADVANCE)
+
+    def state_key(self, fingerprint: str) -> str:
+        return f"{self.root}:st:{fingerprint}"
+
+    def live_key(self, rule: str) -> str:
+        return f"{self.root}:live:{rule}"
+
+    @property
+    def firing_key(self) -> str:
+        return f"{self.root}:firing"
+
+    @property
+    def position_key(self) -> str:
+        return f"{self.root}:pos"
+
+    async def position(self, rule: str) -> int | None:
+        value = await self.redis.hget(self.position_key, rule)
+        return None if value is None else int(value)
+
+    async def any_position(self) -> bool:
+        """Whether any rule was ever evaluated in this namespace."""
+        return bool(await self.redis.hlen(self.position_key))
+
+    async def advance(self, rule: str, boundary_s: int) -> None:
+        """Move the rule's evaluated position forward (never backward: another detector may be ahead)."""
+        await self._advance(keys=[self.position_key], args=[rule, boundary_s])
+
+    async def live_keys(self, rule: str) -> set[str]:
+        return {_text(member) for member in await self.redis.smembers(self.live_key(rule))}
+
+    async def queue_transition(
+        self,
+        pipe: Any,
+        *,
+        fingerprint: str,
+        rule: str,
+        scope: str,
+        key: str,
+        boundary_ms: int,
+        condition: bool,
+        for_ms: int,
+        repeat_ms: int,
+        cooldown_ms: int,
+        value: float,
+    ) -> None:
+        """Add one transition to a pipeline (they run in order; each is atomic on its own)."""
+        await self._transition(
+            keys=[self.state_key(fingerprint), self.live_key(rule), self.firing_key],
+            args=[
+                boundary_ms,
+                int(condition),
+                for_ms,
+                repeat_ms,
+                cooldown_ms,
+                self.ttl_s,
+                key,
+                fingerprint,
+                rule,
+                scope,
+                f"{value:.6f}",
+            ],
+            client=pipe,
+        )
+
+    @staticmethod
+    def parse(reply: Any) -> Transition:
+        action, starts = (_text(part) for part in reply)
+        return Transition(action, int(starts) if starts else None)
+
+    async def firing(self) -> list[dict[str, str]]:
+        """Every alert firing now, oldest first, with rule, scope, key, starts_at (ms) and value."""
+        fingerprints = [_text(fp) for fp in await self.redis.zrange(self.firing_key, 0, -1)]
+        pipe = self.redis.pipeline(transaction=False)
+        for fp in fingerprints:
+            pipe.hgetall(self.state_key(fp))
+        rows = []
+        for fp, data in zip(fingerprints, await pipe.execute(), strict=True):
+            row = {_text(k): _text(v) for k, v in data.items()}
+            if row.get("state") == "firing":
+                rows.append({"fingerprint": fp, **row})
+        return rows

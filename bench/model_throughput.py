@@ -1,0 +1,151 @@
+"""Throughput of the inference engine vs naive per-text scoring, on the same validation texts.
+
+Not a test: a measurement to rerun when the engine or the model changes. Rows:
+
+- ``naive``: the model called once per text (tokenizer → tensors → forward → softmax), as a first draft would;
+- ``engine`` at each batch size, fp32 and (CPU) int8 dynamic quantisation, or fp16/bf16 on CUDA.
+
+Each row reports texts/s over all texts and ms per batch p50/p99. Prints a table and writes JSON.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/model_throughput.py
+    python3 bench/model_throughput.py --device cuda --dtype bf16 --batch-sizes 1,8,32,128,512
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monitor.model.data import DEFAULT_SENTIMENT, DEFAULT_TOPIC, load_split  # noqa: E402
+from monitor.model.engine import Engine, pick_device  # noqa: E402
+from monitor.model.modeldir import load_model_dir  # noqa: E402
+
+
+def validation_texts(n: int, sentiment: str, topic: str) -> list[str]:
+    """``n`` texts drawn with a fixed seed from both validation splits (raw text: the engine cleans it)."""
+    texts = load_split(sentiment, "sentiment", "valid").texts + load_split(topic, "topic", "valid").texts
+    order = np.random.default_rng(2024).permutation(len(texts))[:n]
+    return [texts[i] for i in order]
+
+
+def summarise(name: str, batch: int, latencies: list[float], n: int, total: float) -> dict[str, object]:
+    ms = np.asarray(latencies) * 1000
+    return {"mode": name, "batch": batch, "texts_per_s": round(n / total, 1),
+            "ms_p50": round(float(np.percentile(ms, 50)), 2), "ms_p99": round(float(np.percentile(ms, 99)), 2),
+            "batches": len(latencies)}
+
+
+def bench_naive(model_dir: Path, texts: list[str], device: torch.device, dtype: torch.dtype,
+                max_tokens: int) -> dict[str, object]:
+    """Per text: the HF tokenizer's __call__, a forward pass, a softmax, a .cpu() sync. No batching."""
+    loaded = load_model_dir(model_dir)
+    model = loaded.model.to(device, dtype=dtype).eval()
+    tokenizer = loaded.tokenizer
+    from monitor.text import clean_text
+
+    def one(text: str) -> None:
+        enc = tokenizer(clean_text(text), return_tensors="pt", truncation=True, max_length=max_tokens,
+                        padding=False)
+        with torch.inference_mode():
+            t, s = model(enc["input_ids"].to(device), enc["attention_mask"].to(device))
+            torch.softmax(t.float(), -1).cpu(), torch.softmax(s.float(), -1).cpu()
+
+    for text in texts[:20]:
+        one(text)
+    latencies = []
+    start = time.perf_counter()
+    for text in texts:
+        t0 = time.perf_counter()
+        one(text)
+        latencies.append(time.perf_counter() - t0)
+    return summarise("naive per-text", 1, latencies, len(texts), time.perf_counter() - start)
+
+
+def bench_engine(engine: Engine, texts: list[str], batch: int, label: str) -> dict[str, object]:
+    """The stream worker's pattern: one ``score`` call per micro-batch of ``batch`` texts."""
+    chunks = [texts[i:i + batch] for i in range(0, len(texts), batch)]
+    for chunk in chunks[: max(3, 64 // batch)]:
+        engine.score(chunk)
+    latencies = []
+    start = time.perf_counter()
+    for chunk in chunks:
+        t0 = time.perf_counter()
+        engine.score(chunk)
+        latencies.append(time.perf_counter() - t0)
+    return summarise(f"engine {label}", batch, latencies, len(texts), time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "default")
+    parser.add_argument("--n", type=int, default=2000, help="validation texts to score")
+    parser.add_argument("--batch-sizes", default="1,8,16,32,64")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--dtype", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                        help="CUDA only: engine precision (CPU always runs fp32, plus int8 unless --no-int8)")
+    parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--sentiment-data", default=str(DEFAULT_SENTIMENT))
+    parser.add_argument("--topic-data", default=str(DEFAULT_TOPIC))
+    parser.add_argument("--json-out", type=Path, default=None,
+                        help="default: bench/results/model_throughput_<device>.json")
+    args = parser.parse_args(argv)
+    console = Console()
+    device = pick_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    texts = validation_texts(args.n, args.sentiment_data, args.topic_data)
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    configs: list[tuple[str, dict[str, object]]]
+    if device.type == "cuda":
+        configs = [(args.dtype, {"dtype": args.dtype})]
+    else:
+        configs = [("fp32", {"int8": False})] + ([("int8", {"int8": True})] if args.int8 else [])
+    engines = {label: Engine(args.model, device=args.device, max_tokens=args.max_tokens, **kw)  # type: ignore[arg-type]
+               for label, kw in configs}
+    naive_dtype = next(iter(engines.values())).dtype
+    rows = [bench_naive(args.model, texts, device, naive_dtype, args.max_tokens)]
+    console.print(f"naive: {rows[0]['texts_per_s']} texts/s")
+    for label, engine in engines.items():
+        for size in sizes:
+            engine.batch_size = size
+            rows.append(bench_engine(engine, texts, size, f"{label} ({engine.describe()['dtype']})"))
+            console.print(f"{rows[-1]['mode']} batch {size}: {rows[-1]['texts_per_s']} texts/s")
+    naive = float(rows[0]["texts_per_s"])  # type: ignore[arg-type]
+    for row in rows:
+        row["speedup"] = round(float(row["texts_per_s"]) / naive, 2)  # type: ignore[arg-type]
+    table = Table(title=f"{len(texts)} validation texts on {device} "
+                        f"({torch.get_num_threads()} threads, torch {torch.__version__})")
+    for column in ("mode", "batch", "texts/s", "ms/batch p50", "ms/batch p99", "× naive"):
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for row in rows:
+        table.add_row(str(row["mode"]), str(row["batch"]), f"{row['texts_per_s']:.1f}", f"{row['ms_p50']:.2f}",
+                      f"{row['ms_p99']:.2f}", f"{row['speedup']:.2f}")
+    console.print(table)
+    best = max(rows[1:], key=lambda r: float(r["texts_per_s"]))  # type: ignore[arg-type]
+    console.print(f"best engine: {best['mode']} batch {best['batch']} = {best['speedup']}× naive (target ≥ 2.5×)")
+    out = args.json_out or ROOT / "bench" / "results" / f"model_throughput_{device.type}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"device": str(device), "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
+            "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+            "n_texts": len(texts), "max_tokens": args.max_tokens,
+            "model": next(iter(engines.values())).describe()}
+    out.write_text(json.dumps({"meta": meta, "rows": rows, "best": best}, indent=1) + "\n", encoding="utf-8")
+    console.print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()

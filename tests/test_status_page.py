@@ -1,0 +1,114 @@
+"""The status page on a real worker, rendered by real headless Chromium.
+
+A `bearwatch worker` (tiny model) is fed ~200 stories and a negative burst on one ticker; Chromium loads ``/``,
+runs its script (which fetches ``/api/status``) and dumps the DOM: the chart, the tables and the headlines must
+be there with the data, a hostile headline must show as text, and a screenshot is kept in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from monitor.kafka import ensure_topics
+from monitor.settings import Settings
+from tests.web_fixtures import BURST_TICKER, TICKERS, burst_rules_file, feed_worker
+from tests.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage"]
+
+
+def chromium(tmp_path: Path, *args: str) -> str:
+    command = [CHROMIUM or "chromium", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
+    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                          timeout=90)
+    assert done.returncode == 0, f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
+    return done.stdout
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
+
+
+def section(dom: str, table_id: str) -> str:
+    match = re.search(rf'<table id="{table_id}">(.*?)</table>', dom, re.S)
+    assert match, f"table #{table_id} missing from the page"
+    return match.group(1)
+
+
+@pytest.fixture
+async def page_settings(make_settings: Callable[..., Settings], tiny_model_dir: Path,  # noqa: F811
+                        tmp_path: Path) -> Settings:
+    settings = make_settings(model_path=tiny_model_dir, batch_size=64, batch_max_wait_s=0.2, allowed_lateness_s=60,
+                             rules_file=burst_rules_file(tmp_path))
+    await ensure_topics(settings.kafka_url or "", settings)
+    return settings
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs it: apt-get install chromium)")
+async def test_status_page_renders_chart_tables_and_headlines_in_headless_chromium(
+    page_settings: Settings, redis_client: aioredis.Redis, tmp_path: Path,
+) -> None:
+    with running_worker(page_settings, tmp_path / "worker.log") as (_, port):
+        await feed_worker(page_settings, redis_client)
+        url = f"http://127.0.0.1:{port}/"
+
+        status = json.loads(await asyncio.to_thread(fetch, url + "api/status"))
+        assert status["market"]["1h"]["count"] > 0
+        assert status["tickers"][0]["key"] == BURST_TICKER and status["tickers"][0]["negative_share"] == 1.0
+        assert [(a["rule"], a["key"], a["severity"]) for a in status["alerts"]] == [
+            ("test_ticker_negative", BURST_TICKER, "critical")]
+
+        dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", url)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "status-page.png"
+        shot.unlink(missing_ok=True)
+        chromium(tmp_path, "--window-size=1280,900", "--virtual-time-budget=5000", f"--screenshot={shot}", url)
+
+    (ARTIFACTS / "status-page.html").write_text(dom, encoding="utf-8")
+    assert 'data-loaded="1"' in dom, "the page script never rendered /api/status"
+    assert 'id="state" class="ok"' in dom
+
+    points = int(re.search(r'<svg id="chart"[^>]*data-points="(\d+)"', dom).group(1))
+    assert points >= 6, f"the chart drew {points} points of the six-hour market series"
+    line = re.search(r'<path class="line" d="([^"]*)"', dom).group(1)
+    assert line.startswith("M") and line.count("L") >= 5
+
+    tickers = section(dom, "tickers")
+    rows = re.findall(r'<tr data-key="([^"]+)"', tickers)
+    assert rows[0] == BURST_TICKER, f"the all-negative ticker should top the table, got {rows}"
+    assert set(rows[1:]) <= set(TICKERS)
+    assert "100.0%" in tickers and "plunges as fraud allegations mount" in tickers
+
+    topics = section(dom, "topics")
+    assert 'data-key="Legal | Regulation"' in topics and "no topic has news" not in topics
+
+    recent = section(dom, "recent")
+    assert len(re.findall(r"<tr data-id=", recent)) == 20
+    assert re.search(r'class="(negative|neutral|positive)">(negative|neutral|positive)</td>', recent)
+    # The hostile headline is shown as text: no element injected, no script run, no javascript: link.
+    assert "&lt;img src=x onerror=" in recent and "<img" not in dom and "<b>bold</b>" not in dom
+    assert "<title>Bearwatch — status</title>" in dom, "a headline's markup ran as script"
+    assert 'href="javascript:' not in dom
+
+    alerts = section(dom, "alerts")
+    assert alerts.count("<tr data-fingerprint=") == 1, "the burst's alert is listed"
+    assert '<span class="sev critical">critical</span>' in alerts and f"ticker {BURST_TICKER}" in alerts
+    assert 'id="kpi-alerts">1<' in dom
+    assert shot.is_file() and shot.stat().st_size > 20_000, "the screenshot is missing or blank"
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
