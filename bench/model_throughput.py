@@ -5,7 +5,8 @@ Not a test: a measurement to rerun when the engine or the model changes. Rows:
 - ``naive``: the model called once per text (tokenizer → tensors → forward → softmax), as a first draft would;
 - ``engine`` at each batch size, fp32 and (CPU) int8 dynamic quantisation, or fp16/bf16 on CUDA.
 
-Each row reports texts/s over all texts and ms per batch p50/p99. Prints a table and writes JSON.
+Modes are interleaved slice by slice (see :func:`run_interleaved`). Each row reports texts/s over all texts
+and ms per batch p50/p99. Prints a table and writes JSON.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/model_throughput.py
     python3 bench/model_throughput.py --device cuda --dtype bf16 --batch-sizes 1,8,32,128,512
@@ -18,6 +19,7 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,44 +49,55 @@ def summarise(name: str, batch: int, latencies: list[float], n: int, total: floa
             "batches": len(latencies)}
 
 
-def bench_naive(model_dir: Path, texts: list[str], device: torch.device, dtype: torch.dtype,
-                max_tokens: int) -> dict[str, object]:
+def naive_scorer(model_dir: Path, device: torch.device, dtype: torch.dtype, max_tokens: int) -> Callable:
     """Per text: the HF tokenizer's __call__, a forward pass, a softmax, a .cpu() sync. No batching."""
+    from monitor.text import clean_text
+
     loaded = load_model_dir(model_dir)
     model = loaded.model.to(device, dtype=dtype).eval()
     tokenizer = loaded.tokenizer
-    from monitor.text import clean_text
 
-    def one(text: str) -> None:
-        enc = tokenizer(clean_text(text), return_tensors="pt", truncation=True, max_length=max_tokens,
+    def one(texts: list[str]) -> None:
+        enc = tokenizer(clean_text(texts[0]), return_tensors="pt", truncation=True, max_length=max_tokens,
                         padding=False)
         with torch.inference_mode():
             t, s = model(enc["input_ids"].to(device), enc["attention_mask"].to(device))
             torch.softmax(t.float(), -1).cpu(), torch.softmax(s.float(), -1).cpu()
 
-    for text in texts[:20]:
-        one(text)
-    latencies = []
-    start = time.perf_counter()
-    for text in texts:
-        t0 = time.perf_counter()
-        one(text)
-        latencies.append(time.perf_counter() - t0)
-    return summarise("naive per-text", 1, latencies, len(texts), time.perf_counter() - start)
+    return one
 
 
-def bench_engine(engine: Engine, texts: list[str], batch: int, label: str) -> dict[str, object]:
+def engine_scorer(engine: Engine, batch: int) -> Callable:
     """The stream worker's pattern: one ``score`` call per micro-batch of ``batch`` texts."""
-    chunks = [texts[i:i + batch] for i in range(0, len(texts), batch)]
-    for chunk in chunks[: max(3, 64 // batch)]:
-        engine.score(chunk)
-    latencies = []
-    start = time.perf_counter()
-    for chunk in chunks:
-        t0 = time.perf_counter()
-        engine.score(chunk)
-        latencies.append(time.perf_counter() - t0)
-    return summarise(f"engine {label}", batch, latencies, len(texts), time.perf_counter() - start)
+
+    def call(texts: list[str]) -> None:
+        engine.batch_size = batch
+        engine.score(texts)
+
+    return call
+
+
+def run_interleaved(modes: list[tuple[str, int, Callable]], texts: list[str], slice_size: int = 200) -> list[dict]:
+    """Time every mode on the same slices, mode after mode within each slice.
+
+    Interleaving means a burst of load from a neighbour on a shared machine slows all modes alike instead of
+    wrecking whichever mode happened to run at that moment, so the ratios stay meaningful.
+    """
+    for _, batch, call in modes:  # warm-up: first calls allocate, and oneDNN/cuBLAS pick kernels
+        for i in range(0, 64, batch):
+            call(texts[i:i + batch])
+    latencies: dict[str, list[float]] = {name: [] for name, _, _ in modes}
+    totals = dict.fromkeys(latencies, 0.0)
+    for start in range(0, len(texts), slice_size):
+        part = texts[start:start + slice_size]
+        for name, batch, call in modes:
+            began = time.perf_counter()
+            for i in range(0, len(part), batch):
+                t0 = time.perf_counter()
+                call(part[i:i + batch])
+                latencies[name].append(time.perf_counter() - t0)
+            totals[name] += time.perf_counter() - began
+    return [summarise(name, batch, latencies[name], len(texts), totals[name]) for name, batch, _ in modes]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,13 +130,12 @@ def main(argv: list[str] | None = None) -> None:
     engines = {label: Engine(args.model, device=args.device, max_tokens=args.max_tokens, **kw)  # type: ignore[arg-type]
                for label, kw in configs}
     naive_dtype = next(iter(engines.values())).dtype
-    rows = [bench_naive(args.model, texts, device, naive_dtype, args.max_tokens)]
-    console.print(f"naive: {rows[0]['texts_per_s']} texts/s")
-    for label, engine in engines.items():
-        for size in sizes:
-            engine.batch_size = size
-            rows.append(bench_engine(engine, texts, size, f"{label} ({engine.describe()['dtype']})"))
-            console.print(f"{rows[-1]['mode']} batch {size}: {rows[-1]['texts_per_s']} texts/s")
+    modes = [("naive per-text", 1, naive_scorer(args.model, device, naive_dtype, args.max_tokens))]
+    short = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+    modes += [(f"engine {'int8' if engine.int8 else short[engine.describe()['dtype']]}", size,
+               engine_scorer(engine, size)) for engine in engines.values() for size in sizes]
+    console.print(f"timing {len(modes)} modes on {len(texts)} texts, interleaved in slices of 200 ...")
+    rows = run_interleaved(modes, texts)
     naive = float(rows[0]["texts_per_s"])  # type: ignore[arg-type]
     for row in rows:
         row["speedup"] = round(float(row["texts_per_s"]) / naive, 2)  # type: ignore[arg-type]

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     # --- alerts ---
     rules_file: Path | None = Field(default=None, description="TOML rules; default: the shipped rules")
     webhooks: list[WebhookTarget] = Field(default_factory=list)
+    alert_max_attempts: int = Field(default=20, ge=1, le=1000, description="delivery attempts before dead letter")
+    alert_backoff_base_s: float = Field(default=1.0, gt=0, description="first retry delay; doubles per attempt")
+    alert_backoff_max_s: float = Field(default=300.0, gt=0, description="cap of the retry delay")
+    alert_group_wait_s: float = Field(default=5.0, ge=0, description="how long alerts of one rule wait to be grouped")
 
     # --- observability ---
     grafana_url: str | None = None

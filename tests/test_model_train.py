@@ -105,3 +105,23 @@ def test_training_refuses_to_overwrite_a_model_silently(tiny_setup: dict[str, Pa
     train(config)
     with pytest.raises(FileExistsError, match="--overwrite"):
         train(config)
+
+
+def test_bearwatch_train_command_writes_a_model(tiny_setup: dict[str, Path], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from monitor.model.cli import register
+
+    app = typer.Typer()
+    register(app)
+    monkeypatch.setenv("BEARWATCH_DEVICE", "cpu")
+    out = tmp_path / "cli-model"
+    args = ["train", "--out", str(out), "--base", str(tiny_setup["base"]), "--sentiment-data", str(tiny_setup["sent"]),
+            "--topic-data", str(tiny_setup["topic"]), "--epochs", "1", "--max-steps", "2", "--batch-size", "8"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (out / "metrics.json").is_file() and "model written to" in result.output
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "--overwrite" in again.output

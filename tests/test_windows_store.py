@@ -219,3 +219,14 @@ async def test_blank_and_repeated_tickers_are_counted_once_and_reported(make_sto
     }
     assert (await store.window("ticker", "AAPL", "15m", T0 + timedelta(minutes=15))).count == 1
     assert metrics.INVALID.labels(reason="empty_ticker")._value.get() == before + 1
+
+
+async def test_weighted_mean_score_is_the_novelty_weighted_average_of_scores(make_store) -> None:
+    store = make_store()
+    await store.apply([
+        windows_fixtures.scored("w1", timedelta(minutes=1), score=-0.9, novelty=1.0),
+        windows_fixtures.scored("w2", timedelta(minutes=2), score=0.3, novelty=0.5),
+    ])
+    stats = await store.window("ticker", "AAPL", "1h", T0 + timedelta(hours=1))
+    assert stats.weighted_mean_score == pytest.approx((-0.9 * 1.0 + 0.3 * 0.5) / 1.5, abs=1e-6)
+    assert stats.mean_score == pytest.approx((-0.9 + 0.3) / 2, abs=1e-6)

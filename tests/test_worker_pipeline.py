@@ -11,6 +11,7 @@ import json
 import random
 import signal
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -99,6 +100,14 @@ async def stored_counts(store: WindowStore, keys: Iterable[tuple[str, str]]) -> 
     return counts
 
 
+def metric_value(port: int, name: str) -> float:
+    """Sum of a metric's samples on the worker's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and not line.startswith("#"))
+
+
 async def wait_for(check: Callable[[], object], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -123,7 +132,7 @@ async def test_every_story_is_scored_and_counted_once_even_when_redelivered(
     poison = [(b"bad-json", b"{not json"), (b"bad-schema", b'{"v":1,"id":"x"}'),
               (b"huge", encode(stories[0].model_copy(update={"id": "huge", "title": "x" * 1_000_000})))]
     store = WindowStore(redis_client, settings.redis_namespace, settings.bucket_seconds, settings.allowed_lateness_s)
-    with running_worker(settings, tmp_path / "worker.log"):
+    with running_worker(settings, tmp_path / "worker.log") as (_, port):
         payloads = [(story.id.encode(), encode(story)) for story in stories]
         await produce(settings, payloads[:500] + poison + payloads[500:])
         scored_records = await read_topic(settings, settings.topics.scored, 1000)
@@ -147,9 +156,13 @@ async def test_every_story_is_scored_and_counted_once_even_when_redelivered(
         # At-least-once redelivery: the same 1,000 stories again change no count.
         await produce(settings, payloads)
         await read_topic(settings, settings.topics.scored, 2000)
-        seen_key = f"{settings.redis_namespace}:w:*"
-        await asyncio.sleep(3)  # let the aggregate agent take its last batch
+
+        async def all_seen_as_duplicates() -> bool:
+            return metric_value(port, "bearwatch_windows_duplicate_stories_total") >= 1000
+
+        await wait_for(all_seen_as_duplicates, 60, "the worker to see the 1,000 redelivered stories")
         assert await stored_counts(store, keys) == want
+        seen_key = f"{settings.redis_namespace}:w:*"
         assert await redis_client.keys(seen_key), "window keys live under the test's namespace"
 
 

@@ -125,6 +125,11 @@ class Notifier:
     async def _run_channel(self, worker: ChannelWorker) -> None:
         failures = 0
         while not self._stopping.is_set():
+            # A library may turn our cancellation into its own timeout error (httpx/anyio on Python 3.11):
+            # honour a pending cancel request even if the CancelledError itself was swallowed underneath.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise asyncio.CancelledError
             try:
                 await self._ensure_groups()
                 wait = await worker.step()
@@ -135,8 +140,8 @@ class Notifier:
                 wait = min(30.0, 0.5 * 2**failures)
                 log.warning("channel %s: Redis error %r; retrying in %.1fs", worker.channel.name, exc, wait)
             if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), min(wait, self.policy.poll_interval_s))
+                # A plain sleep, not wait_for(event): on Python 3.11 wait_for can swallow a task cancellation.
+                await asyncio.sleep(min(wait, self.policy.poll_interval_s))
 
     async def run_forever(self) -> None:
         """Deliver every channel until :meth:`close`, each in its own task: a slow receiver waits alone."""

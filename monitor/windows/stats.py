@@ -132,7 +132,7 @@ class WindowStats:
 
     @property
     def weighted_mean_score(self) -> float:
-        return self.novelty_score_micro / self.novelty_micro / MICRO if self.novelty_micro else 0.0
+        return self.novelty_score_micro / self.novelty_micro if self.novelty_micro else 0.0
 
     def metric(self, name: str) -> float:
         """A named number (see ``METRICS``), e.g. for sorting in ``top()``."""

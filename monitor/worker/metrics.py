@@ -21,3 +21,8 @@ ALERTS_EMITTED = Counter("bearwatch_alerts_emitted_total", "Alert state changes 
 CONSUMER_LAG = Gauge("bearwatch_kafka_consumer_lag_messages", "Offset lag per topic partition",
                      ["topic", "partition"])
 REDIS_ERRORS = Counter("bearwatch_worker_redis_errors_total", "Redis calls that failed and were retried")
+
+# Pre-initialised so dashboards show 0 instead of "No data" before the first alert.
+for _status in ("firing", "resolved"):
+    for _severity in ("critical", "warning", "info"):
+        ALERTS_EMITTED.labels(_status, _severity)

@@ -1,0 +1,152 @@
+"""One Kafka replay, end to end: topics, worker, read, produce, wait until done, collect the alerts.
+
+The worker process is spawned first (it loads the model while the file is read), then the stories that this run
+has not produced yet are produced in (published_at, id) order; the run is finished when every story of the file
+is counted, the detector reached the final watermark and the alerts topic is quiet
+(:mod:`consumers.replay.completion`). The alerts are read back from the run's alerts topic and written to
+``alerts.json`` under the output folder, with ``summary.json`` (counts, timings) and ``rejected.csv`` (every
+row that could not be used, with its number and reason).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from alerts.rules import Rule, load_rules
+from consumers.dedup import Deduplicator
+from consumers.registry import EngineConfig, RegistryError, load_registry
+from consumers.replay import completion
+from consumers.replay.naming import RunNames, content_run_id
+from consumers.replay.progress import SILENT, Bars
+from consumers.replay.publish import publish
+from consumers.replay.readers import ReadOptions
+from consumers.replay.source import LoadedStories, SourceReport, load_stories
+from consumers.replay.worker import ReplayWorker
+from consumers.service import redis_client
+from consumers.tickers import TickerLinker, Watchlist
+from monitor.kafka import ensure_topics
+from monitor.schemas import Alert
+from monitor.settings import Settings
+from monitor.windows import WindowStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReplayOptions:
+    path: Path
+    run_id: str | None = None
+    speed: float | None = None
+    rules_file: Path | None = None
+    out_dir: Path | None = None
+    read: ReadOptions = field(default_factory=ReadOptions)
+    stall_timeout_s: float = 300.0
+    ready_timeout_s: float = 180.0
+
+
+@dataclass
+class ReplayResult:
+    run_id: str
+    namespace: str
+    out_dir: Path
+    source: SourceReport
+    produced: int
+    dead_lettered: int
+    alerts: list[Alert]
+    seconds: float
+
+    @property
+    def alerts_path(self) -> Path:
+        return self.out_dir / "alerts.json"
+
+
+def dedup_for(settings: Settings, redis: aioredis.Redis, namespace: str) -> Deduplicator:
+    """A Deduplicator with the live consumers' knobs (``[engine]`` of the feed registry), on ``namespace``."""
+    try:
+        engine = load_registry(settings).engine
+    except RegistryError:
+        engine = EngineConfig()
+    return Deduplicator(redis, namespace, seen_ttl_s=engine.seen_ttl_s, window_s=engine.near_dup_window_s, threshold=engine.near_dup_threshold)
+
+
+def linker_for(settings: Settings) -> TickerLinker:
+    return TickerLinker(Watchlist.load(settings.watchlist_file))
+
+
+async def run_replay(settings: Settings, options: ReplayOptions, bars: Bars = SILENT) -> ReplayResult:
+    """Replay ``options.path`` through Kafka and a real worker; needs ``settings.kafka_url`` and ``redis_url``."""
+    if not settings.kafka_url or not settings.redis_url:
+        raise ValueError("a Kafka replay needs Kafka and Redis URLs (the CLI starts embedded ones when unset)")
+    began = time.monotonic()
+    names = RunNames(options.run_id or content_run_id(options.path), settings.redis_namespace)
+    run_settings = names.settings(settings, options.rules_file)
+    rules = load_rules(run_settings.rules_file)
+    out_dir = options.out_dir or settings.var_dir / "replays" / names.run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    await ensure_topics(settings.kafka_url, run_settings)
+    redis = redis_client(settings.redis_url)
+    worker = ReplayWorker(run_settings, out_dir / "worker.log")
+    worker.spawn()
+    try:
+        dedup = dedup_for(settings, redis, names.namespace)
+        loaded = await load_stories(options.path, options.read, linker=linker_for(settings), dedup=dedup, bars=bars)
+        await worker.ready(options.ready_timeout_s)
+        produced = await publish(run_settings, loaded.new, dedup, speed=options.speed, bars=bars)
+        dead = await _wait_done(run_settings, redis, worker, loaded, rules, options, bars)
+        alerts = await completion.read_alerts(settings.kafka_url, run_settings.topics.alerts)
+    finally:
+        await worker.stop()
+        await redis.aclose()
+    result = ReplayResult(names.run_id, names.namespace, out_dir, loaded.report, produced, dead, alerts,
+                          time.monotonic() - began)
+    write_outputs(result)
+    return result
+
+
+async def _wait_done(settings: Settings, redis: aioredis.Redis, worker: ReplayWorker, loaded: LoadedStories,
+                     rules: list[Rule], options: ReplayOptions, bars: Bars) -> int:
+    bootstrap = settings.kafka_url or ""
+    dead = await completion.wait_counted(
+        redis, settings.redis_namespace, [story.id for story in loaded.stories],
+        bootstrap=bootstrap, deadletter_topic=settings.topics.deadletter, alive=worker.check, bars=bars,
+        stall_timeout_s=options.stall_timeout_s,
+    )
+    store = WindowStore(redis, settings.redis_namespace, settings.bucket_seconds,
+                        settings.allowed_lateness_s)
+    first, last = await store.event_range()
+    if first is not None and last is not None:
+        boundary = completion.final_boundary(first, last, settings.allowed_lateness_s, settings.bucket_seconds)
+        await completion.wait_evaluated(redis, settings.redis_namespace, rules, boundary,
+                                        alive=worker.check, timeout_s=options.stall_timeout_s)
+    await completion.wait_quiet(bootstrap, settings.topics.alerts)
+    return dead
+
+
+def write_alerts_json(path: Path, alerts: list[Alert]) -> None:
+    path.write_text(json.dumps([alert.model_dump(mode="json") for alert in alerts], indent=2) + "\n",
+                    encoding="utf-8")
+
+
+def write_rejected_csv(path: Path, report: SourceReport) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "reason", "detail"])
+        writer.writerows((error.number, error.reason, error.detail) for error in report.errors)
+
+
+def write_outputs(result: ReplayResult) -> None:
+    write_alerts_json(result.alerts_path, result.alerts)
+    write_rejected_csv(result.out_dir / "rejected.csv", result.source)
+    summary = {
+        "run_id": result.run_id, "namespace": result.namespace, "source": result.source.to_dict(),
+        "produced": result.produced, "dead_lettered": result.dead_lettered, "alerts": len(result.alerts),
+        "seconds": round(result.seconds, 3),
+    }
+    (result.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
