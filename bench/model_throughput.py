@@ -86,18 +86,18 @@ def run_interleaved(modes: list[tuple[str, int, Callable]], texts: list[str], sl
     for _, batch, call in modes:  # warm-up: first calls allocate, and oneDNN/cuBLAS pick kernels
         for i in range(0, 64, batch):
             call(texts[i:i + batch])
-    latencies: dict[str, list[float]] = {name: [] for name, _, _ in modes}
-    totals = dict.fromkeys(latencies, 0.0)
+    latencies: list[list[float]] = [[] for _ in modes]
+    totals = [0.0] * len(modes)
     for start in range(0, len(texts), slice_size):
         part = texts[start:start + slice_size]
-        for name, batch, call in modes:
+        for index, (_, batch, call) in enumerate(modes):
             began = time.perf_counter()
             for i in range(0, len(part), batch):
                 t0 = time.perf_counter()
                 call(part[i:i + batch])
-                latencies[name].append(time.perf_counter() - t0)
-            totals[name] += time.perf_counter() - began
-    return [summarise(name, batch, latencies[name], len(texts), totals[name]) for name, batch, _ in modes]
+                latencies[index].append(time.perf_counter() - t0)
+            totals[index] += time.perf_counter() - began
+    return [summarise(name, batch, latencies[i], len(texts), totals[i]) for i, (name, batch, _) in enumerate(modes)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,6 +30,8 @@ COMMAND_MODULES = (
     "consumers.cli",
     "alerts.cli",
     "dashboards.cli",
+    "consumers.replay.cli",
+    "monitor.backtest.cli",
 )
 
 

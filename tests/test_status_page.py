@@ -71,8 +71,9 @@ async def test_status_page_renders_chart_tables_and_headlines_in_headless_chromi
         status = json.loads(await asyncio.to_thread(fetch, url + "api/status"))
         assert status["market"]["1h"]["count"] > 0
         assert status["tickers"][0]["key"] == BURST_TICKER and status["tickers"][0]["negative_share"] == 1.0
-        assert [(a["rule"], a["key"], a["severity"]) for a in status["alerts"]] == [
-            ("test_ticker_negative", BURST_TICKER, "critical")]
+        # The burst fires the test rule and, being very negative, the shipped ticker_very_negative rule too.
+        assert {(a["rule"], a["key"], a["severity"]) for a in status["alerts"]} == {
+            ("test_ticker_negative", BURST_TICKER, "critical"), ("ticker_very_negative", BURST_TICKER, "critical")}
 
         dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", url)
         ARTIFACTS.mkdir(exist_ok=True)
@@ -107,7 +108,7 @@ async def test_status_page_renders_chart_tables_and_headlines_in_headless_chromi
     assert 'href="javascript:' not in dom
 
     alerts = section(dom, "alerts")
-    assert alerts.count("<tr data-fingerprint=") == 1, "the burst's alert is listed"
+    assert alerts.count("<tr data-fingerprint=") == 2, "both alerts of the burst are listed"
     assert '<span class="sev critical">critical</span>' in alerts and f"ticker {BURST_TICKER}" in alerts
     assert 'id="kpi-alerts">1<' in dom
     assert shot.is_file() and shot.stat().st_size > 20_000, "the screenshot is missing or blank"

@@ -53,7 +53,7 @@ async def topic_records(bootstrap: str, topic: str, timeout_s: float = 30.0) -> 
         await consumer.seek_to_beginning(*tps)
         records: list[ConsumerRecord] = []
         deadline = time.monotonic() + timeout_s
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             if time.monotonic() > deadline:
                 raise ReplayStalled(f"could not read {topic} to its end within {timeout_s:.0f} s")
             for batch in (await consumer.getmany(timeout_ms=500)).values():

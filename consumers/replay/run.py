@@ -73,7 +73,8 @@ def dedup_for(settings: Settings, redis: aioredis.Redis, namespace: str) -> Dedu
         engine = load_registry(settings).engine
     except RegistryError:
         engine = EngineConfig()
-    return Deduplicator(redis, namespace, seen_ttl_s=engine.seen_ttl_s, window_s=engine.near_dup_window_s, threshold=engine.near_dup_threshold)
+    return Deduplicator(redis, namespace, seen_ttl_s=engine.seen_ttl_s, window_s=engine.near_dup_window_s,
+                        threshold=engine.near_dup_threshold)
 
 
 def linker_for(settings: Settings) -> TickerLinker:
