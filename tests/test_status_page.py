@@ -110,6 +110,6 @@ async def test_status_page_renders_chart_tables_and_headlines_in_headless_chromi
     alerts = section(dom, "alerts")
     assert alerts.count("<tr data-fingerprint=") == 2, "both alerts of the burst are listed"
     assert '<span class="sev critical">critical</span>' in alerts and f"ticker {BURST_TICKER}" in alerts
-    assert 'id="kpi-alerts">1<' in dom
+    assert 'id="kpi-alerts">2<' in dom
     assert shot.is_file() and shot.stat().st_size > 20_000, "the screenshot is missing or blank"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
