@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis.asyncio as aioredis
 from rich.table import Table
 
@@ -65,6 +66,10 @@ async def _up(settings: Settings, config: Path | None, kafka_url: str, redis_url
         Service(name, service_command(name, config), env, settings.var_dir / "logs" / f"{name}.log")
         for name in available_services()
     ]
+    health_urls = {
+        "worker": f"http://{settings.http_host}:{settings.worker_port}/health",
+        "ingest": f"http://{settings.http_host}:{settings.ingest_port}/health",
+    }
     for service in services:
         await service.start()
     supervisors = [asyncio.create_task(service.supervise()) for service in services]
@@ -72,7 +77,7 @@ async def _up(settings: Settings, config: Path | None, kafka_url: str, redis_url
     checks = {
         "kafka": lambda: _kafka_state(kafka_url),
         "redis": lambda: _redis_state(redis_url),
-        **{service.name: _service_check(service) for service in services},
+        **{service.name: _service_check(service, health_urls.get(service.name)) for service in services},
     }
     runner = await serve(health_app(checks), settings.http_host, settings.http_port)
     _print_banner(settings, stack, kafka_url, redis_url, services, time.monotonic() - began)
@@ -86,9 +91,21 @@ async def _up(settings: Settings, config: Path | None, kafka_url: str, redis_url
     return 0
 
 
-def _service_check(service: Service):  # noqa: ANN202 - closure factory
+def _service_check(service: Service, health_url: str | None):  # noqa: ANN202 - closure factory
+    """The child's process state, plus its own /health answer when it serves one."""
+
     async def check() -> dict[str, Any]:
-        return service.state()
+        state = service.state()
+        if not state["ok"] or health_url is None:
+            return state
+        try:
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                response = await client.get(health_url)
+            state["health"] = response.json()
+            state["ok"] = response.status_code == 200
+        except (httpx.HTTPError, ValueError) as exc:
+            state.update(ok=False, health=f"{health_url} did not answer ({type(exc).__name__}); still starting?")
+        return state
 
     return check
 

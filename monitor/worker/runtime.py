@@ -117,8 +117,13 @@ class WorkerRuntime:
             redis_ok = True
         except Exception:  # noqa: BLE001
             redis_ok = False
+        lag = {
+            f"{sample.labels['topic']}[{sample.labels['partition']}]": int(sample.value)
+            for family in metrics.CONSUMER_LAG.collect() for sample in family.samples
+        }
         return {
             "ok": redis_ok and self._scorer is not None,
             "redis": redis_ok,
             "model": self._engine.engine.describe() if self._engine is not None else "loading",
+            "consumer_lag": {"total": sum(lag.values()), "partitions": lag},
         }

@@ -1,0 +1,149 @@
+"""The backtest's HTML report: one self-contained file (inline CSS, SVG and a few lines of script, no CDN).
+
+What a reader wants first: how much news, how negative, when the alerts fired (the chart), why each one fired
+(a card per firing episode: rule, thresholds, the measured numbers, the most negative headlines with links), how
+often each rule fired (a table that also filters the cards) and, given known events, precision, recall and lead
+time. The page layout lives in ``report.html`` (``string.Template``); this module fills it, escaping all text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from html import escape
+from pathlib import Path
+from string import Template
+
+from alerts.rules import Rule
+from monitor.backtest.chart import market_chart, pick_bin_seconds
+from monitor.backtest.events import EventScores, episodes
+from monitor.backtest.runner import BacktestRun
+from monitor.schemas import Alert
+from monitor.windows.spans import format_span
+
+TEMPLATE = Path(__file__).with_name("report.html")
+MAX_CARDS = 300
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _duration(value: timedelta | None) -> str:
+    if value is None:
+        return "n/a"
+    sign, seconds = ("-" if value < timedelta(0) else ""), abs(value.total_seconds())
+    return f"{sign}{seconds / 3600:.1f} h" if seconds >= 3600 else f"{sign}{seconds / 60:.0f} min"
+
+
+def thresholds(rule: Rule) -> str:
+    parts = [f"volume ≥ {rule.min_volume:g}"]
+    if rule.negative_share_above is not None:
+        parts.append(f"negative share > {rule.negative_share_above:.0%}")
+    if rule.mean_score_below is not None:
+        parts.append(f"mean score < {rule.mean_score_below:+.2f}")
+    if rule.zscore_above is not None:
+        parts.append(f"z > {rule.zscore_above:g} vs {format_span(rule.baseline)} baseline")
+    if rule.for_:
+        parts.append(f"for {format_span(rule.for_)}")
+    return ", ".join(parts)
+
+
+def resolved_at(alerts: Sequence[Alert]) -> dict[tuple[str, datetime], datetime | None]:
+    return {(a.fingerprint, a.starts_at): a.ends_at for a in alerts if a.status == "resolved"}
+
+
+def rules_rows(rules: Sequence[Rule], alerts: Sequence[Alert]) -> str:
+    fired = Counter(a.rule for a in episodes(alerts))
+    resolved = Counter(a.rule for a in alerts if a.status == "resolved")
+    return "".join(
+        f'<tr class="rule" data-rule="{escape(r.name)}"><td>{escape(r.name)}</td><td>{r.scope}</td>'
+        f"<td>{format_span(r.window)}</td><td>{escape(thresholds(r))}</td><td>{r.severity}</td>"
+        f'<td class="fired">{fired[r.name]}</td><td>{resolved[r.name]}</td></tr>'
+        for r in rules
+    )
+
+
+def alert_card(number: int, alert: Alert, rule: Rule | None, ended: datetime | None) -> str:
+    numbers = [("negative share", f"{alert.value:.1%}"), ("stories", alert.annotations.get("stories", "")),
+               ("novelty-weighted volume", f"{alert.count:g}"),
+               ("mean score", alert.annotations.get("mean_score", ""))]
+    if alert.baseline is not None:
+        numbers.append(("baseline", f"{alert.baseline:.1%}"))
+    if alert.zscore is not None:
+        numbers.append(("z-score", f"{alert.zscore:.2f}"))
+    numbers.append(("window", alert.annotations.get("window", "")))
+    numbers.append(("ended", _when(ended) if ended else "still firing at the end of the data"))
+    if rule is not None:
+        numbers.append(("rule thresholds", thresholds(rule)))
+    facts = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in numbers)
+    headlines = "".join(
+        f'<li><span class="score">{s.score:+.2f}</span> '
+        + (f'<a href="{escape(s.url)}">{escape(s.title)}</a>' if s.url.startswith(("http://", "https://"))
+           else escape(s.title))
+        + (f' <span class="note">{s.published_at:%m-%d %H:%M}</span>' if s.published_at else "") + "</li>"
+        for s in alert.samples
+    )
+    why = alert.annotations.get("summary") or f"{alert.rule} on {alert.scope} {alert.key}"
+    return (
+        f'<article class="alert-card {alert.severity}" id="alert-{number}" data-rule="{escape(alert.rule)}" '
+        f'data-fingerprint="{alert.fingerprint}" data-starts-at="{alert.starts_at.isoformat()}">'
+        f"<h3>{escape(alert.rule)} · {alert.scope} <b>{escape(alert.key)}</b></h3>"
+        f'<div class="meta">fired {_when(alert.starts_at)} · {alert.severity}</div>'
+        f'<div class="why">{escape(why)}</div><dl>{facts}</dl>'
+        + (f"<div>Most negative headlines:</div><ol>{headlines}</ol>" if headlines else "")
+        + "</article>"
+    )
+
+
+def events_section(scores: EventScores | None) -> str:
+    if scores is None:
+        return ""
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0%}"
+
+    rows = "".join(
+        f'<tr class="event{" detected" if o.detected else ""}"><td>{_when(o.event.time)}</td>'
+        f"<td>{escape(o.event.key)}</td><td>{escape(o.event.label)}</td><td>{'yes' if o.detected else 'no'}</td>"
+        f"<td>{_duration(o.lead)}</td><td>{escape(', '.join(sorted({a.rule for a in o.alerts})))}</td></tr>"
+        for o in scores.outcomes
+    )
+    return (
+        '<h2>Known events</h2><div class="tiles" id="event-scores">'
+        f'<div class="tile"><b id="precision">{pct(scores.precision)}</b><span>precision '
+        f"({scores.matched_episodes}/{scores.episodes} alerts)</span></div>"
+        f'<div class="tile"><b id="recall">{pct(scores.recall)}</b><span>recall '
+        f"({sum(o.detected for o in scores.outcomes)}/{len(scores.outcomes)} events)</span></div>"
+        f'<div class="tile"><b>{_duration(scores.median_lead)}</b><span>median lead time</span></div>'
+        f'<div class="tile"><b>{_duration(scores.mean_lead)}</b><span>mean lead time</span></div></div>'
+        '<table id="events"><thead><tr><th>event time</th><th>key</th><th>label</th><th>detected</th>'
+        f"<th>lead</th><th>rules</th></tr></thead><tbody>{rows}</tbody></table>"
+        f'<p class="note">An alert matches an event with the same key (market: any market alert) that started '
+        f"between {_duration(scores.before)} before and {_duration(scores.after)} after it.</p>"
+    )
+
+
+def render_report(run: BacktestRun, scores: EventScores | None = None) -> str:
+    fired = episodes(run.alerts)
+    ends = resolved_at(run.alerts)
+    rules = {rule.name: rule for rule in run.rules}
+    first, last = run.source.first_event, run.source.last_event
+    bin_seconds = pick_bin_seconds(first, last) if first and last else 3600
+    chart = market_chart(run.index.market_bins(bin_seconds), fired, bin_seconds)
+    cards = "".join(alert_card(n, a, rules.get(a.rule), ends.get((a.fingerprint, a.starts_at)))
+                    for n, a in enumerate(fired[:MAX_CARDS], 1))
+    tiles = [(f"{run.source.stories:,}", "stories"), (f"{run.source.rejected_total:,}", "rows rejected"),
+             (f"{len(fired):,}", "alerts fired"), (f"{run.seconds:.1f} s", "run time"),
+             (f"{run.rate:,.0f}/s", "stories per second"), (f"{run.cache_hits:,}", "score cache hits")]
+    meta = (f"run {escape(run.run_id)} · {escape(str(run.source.path))} · {_when(first)} to {_when(last)} · "
+            f"model {escape(run.model.name)} {escape(run.model.version)}")
+    return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
+        title=escape(run.source.path.name), meta=meta,
+        tiles="".join(f'<div class="tile"><b>{v}</b><span>{k}</span></div>' for v, k in tiles),
+        chart=chart, rules=rules_rows(run.rules, run.alerts), events=events_section(scores),
+        alert_count=str(min(len(fired), MAX_CARDS)), cards=cards or '<p class="note">No alert fired.</p>',
+        cards_note=(f'<p class="note">Showing the first {MAX_CARDS} of {len(fired)} alerts; all are in '
+                    "alerts.json and alerts.csv.</p>") if len(fired) > MAX_CARDS else "",
+    )
