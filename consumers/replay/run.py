@@ -15,11 +15,13 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import redis.asyncio as aioredis
 
 from alerts.rules import Rule, load_rules
+from alerts.state import AlertState
 from consumers.dedup import Deduplicator
 from consumers.registry import EngineConfig, RegistryError, load_registry
 from consumers.replay import completion
@@ -35,6 +37,7 @@ from monitor.kafka import ensure_topics
 from monitor.schemas import Alert
 from monitor.settings import Settings
 from monitor.windows import WindowStore
+from monitor.windows.spans import floor_to, to_ms
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,21 @@ def dedup_for(settings: Settings, redis: aioredis.Redis, namespace: str) -> Dedu
                         threshold=engine.near_dup_threshold)
 
 
+async def start_rules_at(redis: aioredis.Redis, settings: Settings, rules: list[Rule], first_event: datetime) -> None:
+    """Set every rule's detector position to the first story's bucket before anything is evaluated.
+
+    A fresh namespace starts its first rule at the first story but, once that rule has a position, treats the
+    others like rules added to a running namespace (starting at the first watermark minus their window), so what
+    they see would depend on how the first batch happened to be cut. Seeding all positions makes every rule start
+    at the first story, in the Kafka replay and the backtest alike. Positions never move backwards, so a second
+    replay of the same run changes nothing.
+    """
+    state = AlertState(redis, settings.redis_namespace)
+    boundary = floor_to(to_ms(first_event) // 1000, settings.bucket_seconds)
+    for rule in rules:
+        await state.advance(rule.name, boundary)
+
+
 def linker_for(settings: Settings) -> TickerLinker:
     return TickerLinker(Watchlist.load(settings.watchlist_file))
 
@@ -98,6 +116,8 @@ async def run_replay(settings: Settings, options: ReplayOptions, bars: Bars = SI
     try:
         dedup = dedup_for(settings, redis, names.namespace)
         loaded = await load_stories(options.path, options.read, linker=linker_for(settings), dedup=dedup, bars=bars)
+        if loaded.stories:
+            await start_rules_at(redis, run_settings, rules, loaded.stories[0].published_at)
         await worker.ready(options.ready_timeout_s)
         produced = await publish(run_settings, loaded.new, dedup, speed=options.speed, bars=bars)
         dead = await _wait_done(run_settings, redis, worker, loaded, rules, options, bars)

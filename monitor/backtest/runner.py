@@ -15,7 +15,7 @@ Stages, overlapped (the model scores batch n+1 on its thread while batch n is ev
    :class:`SlidingWindowStore` (identical numbers, fewer reads).
 
 The run's Redis namespace is emptied first, so running a backtest again with the same run id starts afresh, and
-every rule's detector position is set to the first story's bucket, as a fresh namespace does for its first rule.
+every rule's detector position is set to the first story's bucket (:func:`consumers.replay.run.start_rules_at`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,10 @@ import redis.asyncio as aioredis
 
 from alerts.detector import Detector
 from alerts.rules import Rule, load_rules
-from alerts.state import AlertState
 from consumers.replay.naming import RunNames, timestamp_run_id
 from consumers.replay.progress import SILENT, Bars, Step
 from consumers.replay.readers import ReadOptions
-from consumers.replay.run import dedup_for, linker_for
+from consumers.replay.run import dedup_for, linker_for, start_rules_at
 from consumers.replay.source import SourceReport, load_stories
 from consumers.service import redis_client
 from monitor.backtest.index import SentimentIndex
@@ -44,12 +43,12 @@ from monitor.backtest.score_cache import CachingScore, ScoreCache
 from monitor.backtest.sliding import SlidingWindowStore
 from monitor.schemas import Alert, ModelInfo, ScoredStory, Story, encode
 from monitor.settings import Settings
-from monitor.windows.spans import floor_to, to_ms
 from monitor.worker.scoring import RawRecord, StoryScorer
 
 SCORE_BATCH = 256
-SEGMENT_SECONDS = 300
+SEGMENT_SECONDS = 1800
 SEGMENT_MAX = 500
+QUIET_GAP_SECONDS = 1800
 
 
 @dataclass
@@ -121,21 +120,18 @@ class Evaluator:
         self.store = SlidingWindowStore(redis, settings.redis_namespace, settings.bucket_seconds,
                                         settings.allowed_lateness_s)
         self.detector = Detector(redis, self.store, rules, settings.redis_namespace)
-        self.state = AlertState(redis, settings.redis_namespace)
-        self.rules = rules
         self.lateness = timedelta(seconds=settings.allowed_lateness_s)
+        self.watermark: datetime | None = None
         self.alerts: list[Alert] = []
 
-    async def start_at(self, first_event: datetime) -> None:
-        """Every rule evaluates from the first story's bucket (see the module docstring)."""
-        boundary = floor_to(to_ms(first_event) // 1000, self.store.bucket_seconds)
-        for rule in self.rules:
-            await self.state.advance(rule.name, boundary)
-
     async def segment(self, stories: list[ScoredStory]) -> None:
-        self.alerts += await self.detector.evaluate(set(), stories[0].published_at - self.lateness)
+        self.store.declare_final(stories[0].published_at)
+        quiet_until = stories[0].published_at - self.lateness
+        if self.watermark is not None and (quiet_until - self.watermark).total_seconds() > QUIET_GAP_SECONDS:
+            self.alerts += await self.detector.evaluate(set(), quiet_until)
         result = await self.store.apply(stories)
         if result.watermark is not None:
+            self.watermark = result.watermark
             self.alerts += await self.detector.evaluate(result.touched, result.watermark)
 
 
@@ -191,7 +187,7 @@ async def run_backtest(settings: Settings, options: BacktestOptions, bars: Bars 
         stories = loaded.new
         evaluator = Evaluator(redis, run_settings, rules)
         if stories:
-            await evaluator.start_at(stories[0].published_at)
+            await start_rules_at(redis, run_settings, rules, stories[0].published_at)
         index = SentimentIndex(run_settings.bucket_seconds)
         scorer = StoryScorer(caching.score, identity.info)
         queue: asyncio.Queue[list[ScoredStory] | None] = asyncio.Queue(maxsize=4)

@@ -1,0 +1,98 @@
+"""The backtest's own parts: the sliding window read (identical to the tiled one), the per-minute index, and the
+precision / recall / lead-time scoring of alerts against known events."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import redis.asyncio as aioredis
+
+from monitor.backtest.events import Event, load_events, score_events
+from monitor.backtest.index import SentimentIndex
+from monitor.backtest.sliding import SlidingWindowStore
+from monitor.schemas import Alert, ModelInfo, ScoredStory, SentimentScore, TopicScore, alert_fingerprint
+from monitor.windows import WindowStore
+
+T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def scored(n: int, at: datetime, label: str = "negative", tickers: tuple[str, ...] = (), novelty: float = 1.0,
+           topic: str = "Markets") -> ScoredStory:
+    score = {"negative": -0.8, "neutral": 0.05, "positive": 0.7}[label]
+    return ScoredStory(
+        id=f"s{n}", source="wire", title=f"Headline {n}", url=f"https://example.com/{n}", published_at=at,
+        fetched_at=at, tickers=list(tickers), novelty=novelty, topic=TopicScore(label=topic, p=0.9),
+        sentiment=SentimentScore(label=label, score=score, p_pos=0.1, p_neu=0.1, p_neg=0.8),
+        model=ModelInfo(name="m", version="v"),
+    )
+
+
+async def test_sliding_reads_equal_tiled_reads_across_calls(redis_client: aioredis.Redis, unique: str) -> None:
+    rng = random.Random(3)
+    stories = sorted((scored(n, T0 + timedelta(seconds=rng.randrange(0, 6 * 3600)),
+                             rng.choice(["negative", "neutral", "positive"]), tuple(rng.sample(["A", "B"], 1)),
+                             rng.choice([1.0, 0.5, 1 / 3])) for n in range(300)), key=lambda s: s.published_at)
+    tiled = WindowStore(redis_client, f"slide{unique}")
+    sliding = SlidingWindowStore(redis_client, f"slide{unique}")
+    for offset in range(0, 300, 60):  # apply in event order, reading after each part like the detector does
+        part = stories[offset:offset + 60]
+        sliding.declare_final(part[0].published_at)
+        await sliding.apply(part)
+        watermark = part[-1].published_at - timedelta(minutes=5)
+        for span in ("15m", "1h", "6h"):
+            for scope, key in (("market", "all"), ("ticker", "A"), ("ticker", "B"), ("topic", "Markets")):
+                ends = [watermark - timedelta(minutes=m) for m in range(0, 90, 1)]
+                requests = [(scope, key, span, end) for end in ends]
+                assert await sliding.windows(requests) == await tiled.windows(requests), (span, scope, key)
+    hourly = [("market", "all", "3600s", T0.replace(minute=0) + timedelta(hours=h)) for h in range(1, 7)]
+    assert await sliding.windows(hourly) == await tiled.windows(hourly)
+
+
+def test_index_counts_each_minute_per_market_topic_and_ticker(tmp_path: Path) -> None:
+    index = SentimentIndex()
+    index.add([scored(1, T0, "negative", ("AAPL",)), scored(2, T0 + timedelta(seconds=30), "positive", ("AAPL",)),
+               scored(3, T0 + timedelta(minutes=1), "negative", novelty=0.5)])
+    rows = {(r["minute"], r["scope"], r["key"]): r for r in index.rows()}
+    first = rows[(T0, "market", "all")]
+    assert (first["count"], first["negative"], first["positive"], first["negative_share"]) == (2, 1, 1, 0.5)
+    assert rows[(T0, "ticker", "AAPL")]["count"] == 2
+    second = rows[(T0 + timedelta(minutes=1), "market", "all")]
+    assert (second["novelty_volume"], second["weighted_negative_share"]) == (0.5, 1.0)
+    assert all(scope != "source" for _, scope, _ in rows)
+    index.write(tmp_path / "i.parquet", tmp_path / "i.csv")
+    table = pq.read_table(tmp_path / "i.parquet")
+    assert table.num_rows == len(rows) and table.schema.field("minute").type.tz == "UTC"
+    assert (tmp_path / "i.csv").read_text().splitlines()[0].startswith("minute,scope,key,count")
+    bins = index.market_bins(3600)
+    assert [(b.count, b.negative) for b in bins] == [(3, 2)]
+
+
+def alert(rule: str, key: str, at: datetime, status: str = "firing", scope: str = "ticker",
+          repeat: bool = False) -> Alert:
+    return Alert(fingerprint=alert_fingerprint(rule, scope, key), status=status, rule=rule, scope=scope,  # type: ignore[arg-type]
+                 key=key, starts_at=at, value=0.7, annotations={"repeat": "true"} if repeat else {})
+
+
+def test_precision_recall_and_lead_time_follow_the_documented_matching_rule(tmp_path: Path) -> None:
+    event_time = datetime(2022, 5, 9, 12, 0, tzinfo=UTC)
+    alerts = [
+        alert("burst", "LUNA", event_time - timedelta(hours=3)),                   # matches event 1, 3 h early
+        alert("burst", "LUNA", event_time - timedelta(hours=3), "resolved"),       # not an episode
+        alert("burst", "LUNA", event_time + timedelta(hours=1), repeat=True),      # repeat: not an episode
+        alert("shift", "all", event_time + timedelta(hours=1), scope="market"),   # matches event 2, 1 h late
+        alert("burst", "AAPL", event_time),                                        # no event for AAPL
+        alert("burst", "luna", event_time - timedelta(days=3)),                    # too early for event 1
+    ]
+    path = tmp_path / "events.csv"
+    path.write_text("time,key,label\n2022-05-09 12:00,LUNA,depeg\n2022-05-09,market,sell-off\n"
+                    "2022-05-12 08:00,TSLA,nothing fired\n", encoding="utf-8")
+    events = load_events(path)
+    assert events[1] == Event(datetime(2022, 5, 9, 12, tzinfo=UTC), "market", "sell-off")  # day-only → 12:00
+    scores = score_events(alerts, events)
+    assert (scores.episodes, scores.matched_episodes) == (4, 2)
+    assert scores.precision == 0.5 and scores.recall == 2 / 3
+    assert [o.lead for o in scores.outcomes] == [timedelta(hours=3), timedelta(hours=-1), None]
+    assert scores.median_lead == timedelta(hours=1)
