@@ -174,3 +174,24 @@ def test_jsonl_parquet_and_saved_rss_read_through_the_same_path(shared_data: Pat
     (tmp_path / "news.txt").write_text("x", encoding="utf-8")
     with pytest.raises(ReadError, match="cannot tell the format"):
         list(read_rows(tmp_path / "news.txt"))
+
+
+def test_replay_and_backtest_commands_refuse_bad_flags_with_one_clear_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    data = tmp_path / "news.csv"
+    data.write_text("published,title\n2024-03-01T09:00:00Z,Acme shares fall\n", encoding="utf-8")
+    runner = CliRunner()
+    for args, message in (
+        (["replay", str(data), "--day-time", "25:00"], "--day-time must be HH:MM"),
+        (["replay", str(data), "--run-id", "no spaces please"], "run id 'no spaces please' must be"),
+        (["backtest", str(data), "--map", "when=published"], "--map expects field=column"),
+        (["backtest", str(data), "--tz", "Mars/Olympus"], "unknown time zone"),
+        (["backtest", str(data), "--from", "someday"], "--from: unreadable date"),
+        (["backtest", str(tmp_path / "missing.csv")], "does not exist"),
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in " ".join(result.output.split()), (args, result.output)

@@ -104,6 +104,7 @@ async def wait_counted(redis: aioredis.Redis, namespace: str, ids: Iterable[str]
     step = bars.step("counted", len(remaining))
     last_progress = time.monotonic()
     dead: set[str] = set()
+    dead_checked = time.monotonic()
     while remaining:
         alive()
         found: set[str] = set()
@@ -114,7 +115,8 @@ async def wait_counted(redis: aioredis.Redis, namespace: str, ids: Iterable[str]
                     pipe.exists(keys.seen(story_id))
                 flags = await pipe.execute()
             found.update(story_id for story_id, flag in zip(chunk, flags, strict=True) if flag)
-        if not found and time.monotonic() - last_progress > 10:
+        if not found and time.monotonic() - last_progress > 10 and time.monotonic() - dead_checked > 10:
+            dead_checked = time.monotonic()
             dead = await dead_letter_ids(bootstrap, deadletter_topic)
             found = dead & set(remaining)
         if found:

@@ -30,6 +30,7 @@ FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "feed")
 _BY_SUFFIX = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
               ".parquet": "parquet", ".pq": "parquet", ".xml": "feed", ".rss": "feed", ".atom": "feed"}
 _TICKER_SPLIT = str.maketrans({",": " ", ";": " ", "|": " ", "/": " "})
+MAX_CONSECUTIVE_CSV_ERRORS = 1000
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
@@ -160,14 +161,20 @@ def _csv_records(path: Path, fmt: str) -> Iterator[Any]:
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t" if fmt == "tsv" else ",")
         yield list(reader.fieldnames or [])
+        failures = 0
         while True:
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
+                failures += 1
+                if failures > MAX_CONSECUTIVE_CSV_ERRORS:
+                    raise ReadError(f"{path.name}: gave up after {failures} unreadable lines in a row "
+                                    f"(line {reader.line_num}: {exc})") from None
                 yield RowError(0, "unreadable", f"CSV error near line {reader.line_num}: {exc}")
                 continue
+            failures = 0
             yield row
 
 

@@ -79,7 +79,7 @@ def market_chart(bins: Sequence[Bin], episodes: Sequence[Alert], bin_seconds: in
                      f'stroke="{colour}"/><circle cx="{ax:.1f}" cy="{TOP + 5}" r="4.5" fill="{colour}"/></g></a>')
     for i in range(7):
         moment = start + timedelta(seconds=total * i / 6)
-        fmt = "%Y-%m-%d" if total > 3 * 86400 else "%m-%d %H:%M"
+        fmt = "%Y-%m-%d" if total > 8 * 86400 else "%m-%d %H:%M"
         parts.append(f'<text class="axis" x="{x(moment):.1f}" y="{H - BOTTOM + 18}" text-anchor="middle">'
                      f'{moment:{fmt}}</text>')
     parts.append(f'<text class="axis" x="{LEFT}" y="{H - 6}">stories per {bin_label(bin_seconds)} (bars, left)'

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,12 +42,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _moment(text: str | None, times: EventTimeReader, flag: str) -> datetime | None:
-    from consumers.replay.eventtime import BadTime
+    """``--from``/``--to``: a day alone means its midnight (UTC), a time without zone is in ``--tz``."""
+    from consumers.replay.eventtime import BadTime, EventTimeReader
 
     if text is None:
         return None
     try:
-        return times.read(text)[0]
+        return EventTimeReader(day_time=dt_time(0, 0), tz=times.tz).read(text)[0]
     except BadTime as exc:
         fail(f"{flag}: {exc}")
 
@@ -54,8 +56,9 @@ def _moment(text: str | None, times: EventTimeReader, flag: str) -> datetime | N
 def backtest(
     file: FileArg,
     rules: RulesOption = None,
-    since: Annotated[str | None, typer.Option("--from", help="Only stories at or after this time (UTC).")] = None,
-    until: Annotated[str | None, typer.Option("--to", help="Only stories before this time (UTC).")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="Only stories at or after this time "
+                                              "(a day alone = its midnight UTC).")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Only stories before this time.")] = None,
     out: OutOption = None,
     events: Annotated[Path | None, typer.Option("--events", help="CSV of known events: time,key,label.")] = None,
     run_id: RunIdOption = None,

@@ -50,6 +50,8 @@ def write_all(run: BacktestRun, scores: EventScores | None = None) -> dict[str, 
         "alert_messages": len(run.alerts), "alerts_fired": sum(
             1 for a in run.alerts if a.status == "firing" and a.annotations.get("repeat") != "true"),
         "cache_hits": run.cache_hits, "cache_misses": run.cache_misses, "seconds": round(run.seconds, 3),
+        "read_seconds": round(run.source.seconds, 3), "score_seconds": round(run.score_seconds, 3),
+        "evaluate_seconds": round(run.evaluate_seconds, 3),
         "stories_per_second": round(run.rate, 1), "events": scores.to_dict() if scores else None,
         "files": {name: str(path) for name, path in paths.items()},
     }

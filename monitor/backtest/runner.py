@@ -7,12 +7,13 @@ Stages, overlapped (the model scores batch n+1 on its thread while batch n is ev
    ``(published_at, id)``, admit through the run's :class:`Deduplicator` (so clusters and novelty are the replay's).
 2. Scoring with the worker's :class:`StoryScorer` (each story goes through the same JSON encoding and decoding as
    on the raw topic) over :class:`CachingScore` (disk cache by model key and story id).
-3. Evaluation, in event-time segments of at most :data:`SEGMENT_SECONDS`: ``Detector.evaluate`` is first called
-   up to the segment's first event minus the allowed lateness (the quiet time before it: windows there cannot
-   contain the segment's stories, so this is the evaluation the worker does when the segment arrives, but it
-   does not drag every key of the segment across the gap), then ``WindowStore.apply(segment)`` and
-   ``Detector.evaluate(touched, watermark)``, exactly like the worker's aggregate agent. Window reads go through
-   :class:`SlidingWindowStore` (identical numbers, fewer reads).
+3. Evaluation, in event-time segments of at most :data:`SEGMENT_SECONDS`, exactly like the worker's aggregate
+   agent: ``WindowStore.apply(segment)``, then ``Detector.evaluate(touched, watermark)``. After a quiet gap of more
+   than :data:`QUIET_GAP_SECONDS`, ``Detector.evaluate`` is first called up to the next segment's first event
+   minus the allowed lateness: windows ending there cannot contain the segment's stories, so the outcome is the
+   evaluation the worker does when the segment arrives, but the segment's keys are not dragged across the whole
+   gap one empty bucket boundary at a time. Window reads go through :class:`SlidingWindowStore` (identical
+   numbers, far fewer reads).
 
 The run's Redis namespace is emptied first, so running a backtest again with the same run id starts afresh, and
 every rule's detector position is set to the first story's bucket (:func:`consumers.replay.run.start_rules_at`).
@@ -81,6 +82,8 @@ class BacktestRun:
     cache_misses: int
     model: ModelInfo
     seconds: float
+    score_seconds: float = 0.0
+    evaluate_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -135,15 +138,23 @@ class Evaluator:
             self.alerts += await self.detector.evaluate(result.touched, result.watermark)
 
 
+@dataclass
+class _Timing:
+    score: float = 0.0
+    evaluate: float = 0.0
+
+
 async def _score_stage(stories: list[Story], scorer: StoryScorer, caching: CachingScore,
-                       queue: asyncio.Queue[list[ScoredStory] | None], step: Step) -> int:
+                       queue: asyncio.Queue[list[ScoredStory] | None], step: Step, timing: _Timing) -> int:
     dead = 0
     try:
         for offset in range(0, len(stories), SCORE_BATCH):
             batch = stories[offset:offset + SCORE_BATCH]
             caching.expect(batch)
             records = [RawRecord("backtest", 0, offset + i, s.id.encode(), encode(s)) for i, s in enumerate(batch)]
+            began = time.monotonic()
             outcome = await scorer.score_records(records)
+            timing.score += time.monotonic() - began
             dead += len(outcome.dead)
             step.advance(len(batch))
             step.describe(f"scoring ({caching.hits} cached)")
@@ -154,13 +165,15 @@ async def _score_stage(stories: list[Story], scorer: StoryScorer, caching: Cachi
 
 
 async def _evaluate_stage(evaluator: Evaluator, index: SentimentIndex,
-                          queue: asyncio.Queue[list[ScoredStory] | None], step: Step) -> int:
+                          queue: asyncio.Queue[list[ScoredStory] | None], step: Step, timing: _Timing) -> int:
     done = 0
     while (batch := await queue.get()) is not None:
+        began = time.monotonic()
         index.add(batch)
         for part in segments(batch):
             await evaluator.segment(part)
             step.advance(len(part))
+        timing.evaluate += time.monotonic() - began
         done += len(batch)
     return done
 
@@ -193,8 +206,9 @@ async def run_backtest(settings: Settings, options: BacktestOptions, bars: Bars 
         queue: asyncio.Queue[list[ScoredStory] | None] = asyncio.Queue(maxsize=4)
         scoring = bars.step("scoring", len(stories))
         evaluating = bars.step("evaluating", len(stories))
-        dead, scored = await asyncio.gather(_score_stage(stories, scorer, caching, queue, scoring),
-                                            _evaluate_stage(evaluator, index, queue, evaluating))
+        timing = _Timing()
+        dead, scored = await asyncio.gather(_score_stage(stories, scorer, caching, queue, scoring, timing),
+                                            _evaluate_stage(evaluator, index, queue, evaluating, timing))
     finally:
         caching.close()
         cache.close()
@@ -203,4 +217,5 @@ async def run_backtest(settings: Settings, options: BacktestOptions, bars: Bars 
         run_id=names.run_id, namespace=names.namespace, out_dir=out_dir, source=loaded.report, rules=rules,
         alerts=evaluator.alerts, index=index, scored=scored, dead=dead, cache_hits=caching.hits,
         cache_misses=caching.misses, model=identity.info, seconds=time.monotonic() - began,
+        score_seconds=timing.score, evaluate_seconds=timing.evaluate,
     )

@@ -64,7 +64,7 @@ class ScoreCache:
                 chunk = ids[offset:offset + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT story_id, text_sha, {', '.join(_FIELDS)} FROM scores "  # noqa: S608 - fixed columns
+                    f"SELECT story_id, text_sha, {', '.join(_FIELDS)} FROM scores "
                     f"WHERE model = ? AND story_id IN ({marks})", [model, *chunk]).fetchall()
                 for story_id, sha, *values in rows:
                     if wanted.get(story_id) == sha:
@@ -125,8 +125,10 @@ class CachingScore:
             rows = [(story_id, shas[text], result) for text, result in zip(missing, fresh, strict=True)
                     for story_id in self._ids.get(text, [])]
             await asyncio.to_thread(self.cache.put, self.model_key, rows)
-        self.hits += len(texts) - sum(1 for text in texts if text in missing)
-        self.misses += sum(1 for text in texts if text in missing)
+        scored_now = set(missing)
+        misses = sum(1 for text in texts if text in scored_now)
+        self.hits += len(texts) - misses
+        self.misses += misses
         return [by_text[text] for text in texts]
 
     def close(self) -> None:

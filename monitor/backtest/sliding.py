@@ -125,18 +125,11 @@ class SlidingWindowStore(WindowStore):
 
     async def _slide(self, scans: list[tuple[Group, int, int, list[tuple[int, int]]]],
                      results: list[WindowStats | None]) -> None:
-        step = self.bucket_seconds
         plans = [self._held(group, low) for group, low, _, _ in scans]
-        pipe = self.redis.pipeline(transaction=False)
-        for ((scope, key, _), _, high, _), (first, _) in zip(scans, plans, strict=True):
-            for start in range(first, high, step):
-                pipe.hgetall(self.keys.bucket(step, scope, key, start))
-        replies = await pipe.execute()
-        offset = 0
-        for ((scope, key, length), low, high, items), (first, held) in zip(scans, plans, strict=True):
-            count = max(0, high - first) // step
-            fresh = [sum_buckets([h]) if h else _ZERO for h in replies[offset:offset + count]]
-            offset += count
+        fetched = await self._read_rows([(group[:2], first, high) for (group, _, high, _), (first, _) in
+                                         zip(scans, plans, strict=True)])
+        step = self.bucket_seconds
+        for ((scope, key, length), low, high, items), (_, held), fresh in zip(scans, plans, fetched, strict=True):
             rows = (held + fresh)[:(high - low) // step]
             self._remember((scope, key), low, rows)
             prefix = {name: [0, *accumulate(row[name] for row in rows)] for name in FIELDS}
@@ -145,6 +138,31 @@ class SlidingWindowStore(WindowStore):
                 right, left = (end - low) // step, (end - length - low) // step
                 sums = {name: values[right] - values[left] for name, values in prefix.items()}
                 results[index] = WindowStats.from_sums(scope, key, span, from_ms(end * 1000), sums)
+
+    async def _read_rows(self, regions: list[tuple[tuple[str, str], int, int]]) -> list[list[dict[str, int]]]:
+        """Finest buckets of each ``(scope key, first, high)`` region; buckets inside an hour that holds no story
+        are not read (every story is counted at every level, so an absent hour bucket means empty minutes)."""
+        step = self.bucket_seconds
+        coarse = self.levels[1] if len(self.levels) > 1 else None
+        occupied: set[tuple[str, str, int]] = set()
+        if coarse is not None:
+            blocks = [(scope, key, hour) for (scope, key), first, high in regions
+                      for hour in range(floor_to(first, coarse), high, coarse)]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for scope, key, hour in blocks:
+                    pipe.exists(self.keys.bucket(coarse, scope, key, hour))
+                flags = await pipe.execute() if blocks else []
+            occupied = {block for block, flag in zip(blocks, flags, strict=True) if flag}
+        wanted = [[coarse is None or (scope, key, floor_to(start, coarse)) in occupied
+                   for start in range(first, high, step)] for (scope, key), first, high in regions]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ((scope, key), first, high), wants in zip(regions, wanted, strict=True):
+                for start, want in zip(range(first, high, step), wants, strict=True):
+                    if want:
+                        pipe.hgetall(self.keys.bucket(step, scope, key, start))
+            replies = iter(await pipe.execute())
+        return [[(sum_buckets([h]) if (h := next(replies)) else _ZERO) if want else _ZERO for want in wants]
+                for wants in wanted]
 
     def _remember(self, key: tuple[str, str], low: int, rows: list[dict[str, int]]) -> None:
         step = self.bucket_seconds

@@ -1,0 +1,388 @@
+"""The resilience harness: the whole system as a user deploys it, plus the outside world, plus fault injection.
+
+Processes, as ``bearwatch up`` runs them: the embedded Tansu broker and Valkey (``EmbeddedStack``, so either can
+be stopped and started again on the same port), ``bearwatch ingest`` and ``bearwatch worker`` as supervised
+children (``monitor.services.Service``: restarted with backoff when they exit, exactly as under ``up``). Around
+them: publishers serving RSS and a webhook receiver (``outside.py``), taps on the three topics (``taps.py``), and
+a sampler of each process's RSS, descriptors, threads and the worker's consumer lag (``probes.py``).
+
+Every wait is bounded; a timeout does not raise here, it leaves the books unbalanced, and the scenario's
+assertion says what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bench.resilience.newsroom import Newsroom, default_t0
+from bench.resilience.outside import OutsideWorld
+from bench.resilience.probes import Sampler, get_json
+from bench.resilience.taps import TopicTap, alert_identity, scored_identity, story_identity
+from monitor.kafka import ensure_topics
+from monitor.services import Service, service_command, service_env
+from monitor.settings import DEFAULT_MODEL_PATH, Settings, TopicNames, load_settings
+from monitor.stack import EmbeddedStack
+from monitor.stack.process import free_port, port_open, wait_until
+
+log = logging.getLogger(__name__)
+SECRET = "resilience-secret"
+CHANNEL = "receiver"
+RULE_WINDOW_S = 300
+SHIPPED_RULES_OFF = ("ticker_negative_burst", "ticker_very_negative", "topic_negative_surge")
+RULES = """# The harness's one rule (shipped rules are switched off, so the offline oracle is a single-rule detector).
+[[rule]]
+name = "resilience_burst"
+scope = "ticker"
+window = "5m"
+min_volume = 3
+negative_share_above = 0.5
+for = "1m"
+cooldown = "2m"
+repeat_interval = "0"
+severity = "warning"
+annotations = { summary = "{key}: {negative_share:.0%} negative over {window}" }
+
+[[rule]]
+name = "market_negative_shift"
+scope = "market"
+enabled = false
+negative_share_above = 0.5
+""" + "".join(f'\n[[rule]]\nname = "{name}"\nscope = "ticker"\nenabled = false\nnegative_share_above = 0.5\n'
+              for name in SHIPPED_RULES_OFF)
+
+
+@dataclass
+class HarnessConfig:
+    """Sizes and knobs of one run. Defaults suit a short CI scenario on a 2-core machine."""
+
+    workdir: Path
+    model_path: Path = DEFAULT_MODEL_PATH
+    partitions: int = 4
+    publishers: int = 3
+    feeds_per_publisher: int = 2
+    feed_window: int = 400  # items a feed carries; older ones fall off (as on real feeds)
+    feed_interval_s: float = 1.0
+    hostile: tuple[str, ...] = ()
+    speed: float = 60.0  # event seconds per wall second
+    bucket_seconds: int = 60
+    allowed_lateness_s: int = 900
+    batch_size: int = 32
+    batch_max_wait_s: float = 0.25
+    cpu_threads: int = 1
+    alert_backoff_base_s: float = 0.5
+    alert_backoff_max_s: float = 4.0
+    alert_max_attempts: int = 200
+    alert_group_wait_s: float = 1.0
+    namespace: str = "rs"
+    seed: int = 1
+    engine: dict[str, float] = field(default_factory=lambda: {
+        "connect_timeout_s": 2.0, "read_timeout_s": 5.0, "total_timeout_s": 10.0, "backoff_base_s": 1.0,
+        "backoff_max_s": 8.0, "unhealthy_after": 3, "unhealthy_probe_s": 10.0, "delivery_timeout_s": 10.0,
+    })
+
+
+class Harness:
+    """``async with Harness(config) as h:`` starts everything; leaving the block stops everything it started."""
+
+    def __init__(self, config: HarnessConfig) -> None:
+        self.config = config
+        self.workdir = config.workdir
+        self.newsroom = Newsroom(default_t0(), config.speed, seed=config.seed)
+        self.world = OutsideWorld(self.newsroom, SECRET)
+        self.stack = EmbeddedStack(self.workdir / "var")
+        self.services: dict[str, Service] = {}
+        self.supervisors: list[asyncio.Task[None]] = []
+        self.timeline: list[tuple[float, str]] = []
+        self.redis: aioredis.Redis | None = None
+        self.taps: dict[str, TopicTap] = {}
+        self.sampler: Sampler | None = None
+        self.worker_port = free_port()
+        self.ingest_port = free_port()
+        self.feed_urls: list[str] = []
+        self._counted: set[str] = set()
+        self.started_at = time.monotonic()
+
+    # --- start / stop ---------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Harness:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.world.start(self.config.publishers, self.config.feeds_per_publisher, self.config.feed_window)
+        hostile = [(f"hostile-{mode}", self.world.add_hostile(mode)) for mode in self.config.hostile]
+        await asyncio.to_thread(self.stack.start)
+        settings = self.settings()
+        await ensure_topics(self.stack.kafka_url, settings)
+        self.redis = aioredis.from_url(self.stack.redis_url, socket_timeout=5)
+        feeds_file = self._write_feeds(hostile)
+        rules_file = self.workdir / "rules.toml"
+        rules_file.write_text(RULES, encoding="utf-8")
+        env = self._env(feeds_file, rules_file)
+        for name in ("ingest", "worker"):
+            service = Service(name, service_command(name, None), env, self.workdir / "logs" / f"{name}.log")
+            await service.start()
+            self.services[name] = service
+            self.supervisors.append(asyncio.create_task(service.supervise(max_backoff_s=4.0)))
+        topics = settings.topics
+        self.taps = {
+            "raw": TopicTap(self.stack.kafka_url, topics.raw, story_identity).start(),
+            "scored": TopicTap(self.stack.kafka_url, topics.scored, scored_identity).start(),
+            "alerts": TopicTap(self.stack.kafka_url, topics.alerts, alert_identity).start(),
+        }
+        self.sampler = Sampler(self.pids, self.consumer_lag).start()
+        self.started_at = time.monotonic()
+        self.mark("started")
+
+    async def stop(self) -> None:
+        if self.world.loop.is_running():
+            await self.set_rate(0)
+        if self.sampler is not None:
+            await self.sampler.stop()
+        for tap in self.taps.values():
+            await tap.stop()
+        await asyncio.gather(*(service.stop() for service in self.services.values()), return_exceptions=True)
+        for task in self.supervisors:
+            task.cancel()
+        await asyncio.gather(*self.supervisors, return_exceptions=True)
+        if self.redis is not None:
+            await self.redis.aclose()
+        await asyncio.to_thread(self.stack.stop)
+        if self.world.loop.is_running():
+            await asyncio.to_thread(self.world.stop)
+
+    def settings(self) -> Settings:
+        return load_settings(
+            None, kafka_url=self.stack.kafka_url, redis_url=self.stack.redis_url, topics=TopicNames(),
+            topic_partitions=self.config.partitions, redis_namespace=self.config.namespace,
+            bucket_seconds=self.config.bucket_seconds, allowed_lateness_s=self.config.allowed_lateness_s,
+            var_dir=self.workdir / "var",
+        )
+
+    def _env(self, feeds_file: Path, rules_file: Path) -> dict[str, str]:
+        c = self.config
+        env = service_env(self.stack.kafka_url, self.stack.redis_url)
+        env = {k: v for k, v in env.items() if not k.startswith("BEARWATCH_") or k in ("BEARWATCH_KAFKA_URL",
+                                                                                     "BEARWATCH_REDIS_URL")}
+        hook = {"name": CHANNEL, "kind": "alertmanager", "url": self.world.receiver.url, "secret": SECRET,
+                "timeout_s": 5}
+        env.update({
+            "BEARWATCH_REDIS_NAMESPACE": c.namespace, "BEARWATCH_TOPIC_PARTITIONS": str(c.partitions),
+            "BEARWATCH_MODEL_PATH": str(c.model_path), "BEARWATCH_VAR_DIR": str(self.workdir / "var"),
+            "BEARWATCH_BATCH_SIZE": str(c.batch_size), "BEARWATCH_BATCH_MAX_WAIT_S": str(c.batch_max_wait_s),
+            "BEARWATCH_BUCKET_SECONDS": str(c.bucket_seconds),
+            "BEARWATCH_ALLOWED_LATENESS_S": str(c.allowed_lateness_s), "BEARWATCH_CPU_THREADS": str(c.cpu_threads),
+            "BEARWATCH_FEEDS_FILE": str(feeds_file), "BEARWATCH_RULES_FILE": str(rules_file),
+            "BEARWATCH_WEBHOOKS": json.dumps([hook]), "BEARWATCH_ALERT_MAX_ATTEMPTS": str(c.alert_max_attempts),
+            "BEARWATCH_ALERT_BACKOFF_BASE_S": str(c.alert_backoff_base_s),
+            "BEARWATCH_ALERT_BACKOFF_MAX_S": str(c.alert_backoff_max_s),
+            "BEARWATCH_ALERT_GROUP_WAIT_S": str(c.alert_group_wait_s),
+            "BEARWATCH_WORKER_PORT": str(self.worker_port), "BEARWATCH_INGEST_PORT": str(self.ingest_port),
+            "BEARWATCH_HTTP_PORT": str(free_port()), "BEARWATCH_LOG_LEVEL": "INFO",
+        })
+        return env
+
+    def _write_feeds(self, hostile: list[tuple[str, str]]) -> Path:
+        lines = ["[engine]"] + [f"{key} = {value}" for key, value in self.config.engine.items()]
+        lines += ["", "[host_default]", "min_gap_s = 0.2", "max_in_flight = 1", ""]
+        entries = [(name, source, url) for name, source, url in self.world.feed_urls()]
+        entries += [(name, name, url) for name, url in hostile]
+        for name, source, url in entries:
+            lines += ["[[feed]]", f'name = "{name}"', f'source = "{source}"', f'url = "{url}"', 'kind = "rss"',
+                      f"interval_s = {self.config.feed_interval_s}", ""]
+        self.feed_urls = [url for _, _, url in entries]
+        path = self.workdir / "feeds.toml"
+        path.write_text("\n".join(lines), encoding="utf-8")
+        return path
+
+    # --- what runs where ------------------------------------------------------------------------------------
+
+    def pids(self) -> dict[str, int | None]:
+        found: dict[str, int | None] = {}
+        for name, server in self.stack.servers.items():
+            found[name] = server.proc.pid if server.running() and server.proc else None
+        for name, service in self.services.items():
+            found[name] = service.proc.pid if service.proc and service.proc.returncode is None else None
+        return found
+
+    @property
+    def worker_url(self) -> str:
+        return f"http://127.0.0.1:{self.worker_port}"
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://127.0.0.1:{self.ingest_port}"
+
+    async def consumer_lag(self) -> int | None:
+        health = await get_json(f"{self.worker_url}/health", timeout_s=2.0)
+        if not health or "consumer_lag" not in health:
+            return None
+        return int(health["consumer_lag"].get("total", 0))
+
+    def mark(self, what: str) -> float:
+        now = time.monotonic()
+        self.timeline.append((now - self.started_at, what))
+        log.info("[%6.1f s] %s", now - self.started_at, what)
+        return now
+
+    # --- the press ------------------------------------------------------------------------------------------
+
+    async def set_rate(self, stories_per_s: float) -> None:
+        await self.world.call(lambda: self.world.set_rate(stories_per_s))
+
+    async def write(self, count: int) -> None:
+        await self.world.call(lambda: self.world.write(count))
+
+    # --- faults ---------------------------------------------------------------------------------------------
+
+    async def stop_server(self, name: str) -> float:
+        """Stop the embedded broker ('kafka') or Valkey ('redis'); its memory is gone."""
+        server = self.stack.servers[name]
+        await asyncio.to_thread(server.stop)
+        await asyncio.to_thread(wait_until, lambda: not port_open("127.0.0.1", server.port), 10, f"{name} down")
+        if name == "redis":
+            self._counted.clear()
+        return self.mark(f"{name} stopped")
+
+    async def start_server(self, name: str) -> float:
+        """Start it again on the same port (what a restarted container or systemd unit does)."""
+        server = self.stack.servers[name]
+        await asyncio.to_thread(server.start)
+        ready = self.stack._redis_ready if name == "redis" else (lambda: port_open("127.0.0.1", server.port))  # noqa: SLF001
+        await asyncio.to_thread(wait_until, ready, 20, f"{name} restart")
+        if name == "kafka":
+            for tap in self.taps.values():
+                tap.reset()
+        return self.mark(f"{name} started again on port {server.port}")
+
+    async def kill(self, name: str) -> float:
+        """SIGKILL a service; its supervisor starts it again, as ``bearwatch up`` would."""
+        proc = self.services[name].proc
+        if proc is not None and proc.returncode is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        return self.mark(f"{name} pid {proc.pid if proc else '?'} killed (SIGKILL)")
+
+    async def receiver(self, up: bool) -> float:
+        await self.world.call(self.world.receiver.up if up else self.world.receiver.down)
+        return self.mark("receiver up" if up else "receiver down (port closed)")
+
+    # --- waiting --------------------------------------------------------------------------------------------
+
+    async def counted(self, ids: set[str] | list[str]) -> set[str]:
+        """Which of ``ids`` the worker counted (its window idempotency marker exists in Redis)."""
+        assert self.redis is not None
+        todo = [sid for sid in ids if sid not in self._counted]
+        prefix = f"{self.config.namespace}:w:seen:"
+        for start in range(0, len(todo), 2000):
+            chunk = todo[start:start + 2000]
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for sid in chunk:
+                        pipe.exists(prefix + sid)
+                    found = await pipe.execute()
+            except (RedisError, OSError):
+                return {sid for sid in ids if sid in self._counted}
+            self._counted.update(sid for sid, hit in zip(chunk, found, strict=True) if hit)
+        return {sid for sid in ids if sid in self._counted}
+
+    async def wait_counted(self, ids: set[str], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if len(await self.counted(ids)) == len(ids):
+                return True
+            await asyncio.sleep(0.5)
+        return False
+
+    async def wait_ready(self, timeout_s: float = 90.0) -> bool:
+        """Until the worker has counted a first handful of stories: the model is loaded, the group joined."""
+        first = await self.world.call(lambda: self.world.write(6))
+        ok = await self.wait_counted({item.id for item in first}, timeout_s)
+        self.mark("pipeline ready" if ok else f"pipeline NOT ready after {timeout_s:.0f} s")
+        return ok
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Pause the press; wait until every story still on a feed was served and every served story counted."""
+        await self.set_rate(0)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            on_feeds, served = await self.world.call(lambda: (self.world.on_feeds(), self.world.served()))
+            if on_feeds <= set(served) and len(await self.counted(set(served))) == len(served):
+                self.mark(f"drained: {len(served)} served stories counted")
+                return True
+            await asyncio.sleep(0.5)
+        self.mark("drain timed out")
+        return False
+
+    async def settle(self, timeout_s: float, quiet_s: float = 3.0) -> bool:
+        """Drain, then publish a clock story far enough ahead that every window closes, and wait until the
+        alerts it causes were delivered and the outbox is empty."""
+        began = time.monotonic()
+        if not await self.drain(timeout_s):
+            return False
+        ahead = self.config.allowed_lateness_s + RULE_WINDOW_S + 3 * self.config.bucket_seconds
+        marker = await self.world.call(lambda: self.world.write_marker(ahead))
+        if not await self.wait_counted({marker.id}, max(5.0, timeout_s - (time.monotonic() - began))):
+            self.mark("clock story not counted")
+            return False
+        stable_since, last = time.monotonic(), -1
+        while time.monotonic() - began < timeout_s:
+            decided = self.taps["alerts"].ids()
+            delivered = await self.world.call(
+                lambda: {n for r in self.world.receiver.requests if r.status == 200 for n in r.notifications})
+            delivered_ids = {"|".join(n) for n in delivered}
+            left = await self.outbox_left()
+            if len(decided) != last:
+                stable_since, last = time.monotonic(), len(decided)
+            if decided <= delivered_ids and left == 0 and time.monotonic() - stable_since >= quiet_s:
+                self.mark(f"settled: {len(decided)} notifications decided and delivered")
+                return True
+            await asyncio.sleep(0.5)
+        self.mark("settle timed out")
+        return False
+
+    async def alerts_handed_on(self, quiet_s: float = 2.0, timeout_s: float = 30.0) -> bool:
+        """Until every notification in bearwatch.alerts is in the Redis outbox (its enqueue marker exists) and
+        no new one appeared for ``quiet_s``: nothing of the alert path is left only in the broker."""
+        from alerts.delivery.notifier import notification_id
+
+        assert self.redis is not None
+        deadline = time.monotonic() + timeout_s
+        stable_since, last = time.monotonic(), -1
+        while time.monotonic() < deadline:
+            alerts = [seen.value for seen in self.taps["alerts"].seen.values()]
+            if len(alerts) != last:
+                stable_since, last = time.monotonic(), len(alerts)
+            try:
+                markers = [f"{self.config.namespace}:a:enq:{notification_id(a)}" for a in alerts]
+                enqueued = await self.redis.exists(*markers) if markers else 0
+            except (RedisError, OSError):
+                enqueued = -1
+            if enqueued == len(alerts) and time.monotonic() - stable_since >= quiet_s:
+                return True
+            await asyncio.sleep(0.5)
+        return False
+
+    async def outbox_left(self) -> int:
+        assert self.redis is not None
+        try:
+            return int(await self.redis.xlen(f"{self.config.namespace}:a:out:{CHANNEL}"))
+        except (RedisError, OSError):
+            return -1
