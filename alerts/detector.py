@@ -73,16 +73,18 @@ class Detector:
             return []
         end = floor_to(to_ms(watermark) // 1000, self.step)
         touched = set(touched)
+        # Decided once per call: whether this namespace is fresh must not depend on which rule ran first.
+        fresh = not await self.state.any_position()
         alerts: list[tuple[int, int, str, Alert]] = []
         for order, rule in enumerate(self.rules):
-            for boundary, alert in await self._evaluate_rule(rule, touched, end):
+            for boundary, alert in await self._evaluate_rule(rule, touched, end, fresh):
                 alerts.append((boundary, order, alert.key, alert))
         alerts.sort(key=lambda item: item[:3])
         return [alert for *_, alert in alerts]
 
-    async def _start(self, rule: Rule, end: int) -> int | None:
+    async def _start(self, rule: Rule, end: int, fresh: bool) -> int | None:
         prev = await self.state.position(rule.name)
-        if prev is None and await self.state.any_position():
+        if prev is None and not fresh:
             # A rule added to a running namespace starts with the current window, not at the first story ever.
             prev = end - span_seconds(rule.window, self.step) - self.step
         elif prev is None:
@@ -118,9 +120,9 @@ class Detector:
         return {k: v for k, v in sorted(keys.items()) if rule.matches(k)}
 
     async def _evaluate_rule(
-        self, rule: Rule, touched: set[tuple[Scope, str]], end: int
+        self, rule: Rule, touched: set[tuple[Scope, str]], end: int, fresh: bool
     ) -> list[tuple[int, Alert]]:
-        start = await self._start(rule, end)
+        start = await self._start(rule, end, fresh)
         if start is None:
             return []
         span = span_seconds(rule.window, self.step)
@@ -140,7 +142,14 @@ class Detector:
             "repeat_ms": int(rule.repeat_interval.total_seconds() * 1000),
             "cooldown_ms": int(rule.cooldown.total_seconds() * 1000),
         }
-        for (key, boundary), m in zip(plan, measured, strict=True):
+        live = await self.state.live_keys(rule.name)
+        queued: list[int] = []
+        for index, ((key, boundary), m) in enumerate(zip(plan, measured, strict=True)):
+            condition = holds(rule, m)
+            if not condition and key not in live:
+                continue  # inactive and staying inactive: lifecycle.lua would answer 'none'
+            if condition:
+                live.add(key)  # pending/firing from here: its later false boundaries clear or resolve it
             await self.state.queue_transition(
                 pipe,
                 fingerprint=alert_fingerprint(rule.name, rule.scope, key),
@@ -148,14 +157,15 @@ class Detector:
                 scope=rule.scope,
                 key=key,
                 boundary_ms=_ms(boundary),
-                condition=holds(rule, m),
+                condition=condition,
                 value=m.share,
                 **timing,
             )
-        replies = await pipe.execute() if plan else []
+            queued.append(index)
+        replies = await pipe.execute() if queued else []
         metrics.EVALUATIONS.labels(rule=rule.name).inc(len(plan))
         changes = []
-        for index, reply in enumerate(replies):
+        for index, reply in zip(queued, replies, strict=True):
             transition = self.state.parse(reply)
             metrics.TRANSITIONS.labels(rule=rule.name, action=transition.action).inc()
             if transition.action in ("fire", "repeat", "resolve"):

@@ -44,9 +44,22 @@ def validation_texts(n: int, sentiment: str, topic: str) -> list[str]:
 
 def summarise(name: str, batch: int, latencies: list[float], n: int, total: float) -> dict[str, object]:
     ms = np.asarray(latencies) * 1000
+    p50 = float(np.percentile(ms, 50))
     return {"mode": name, "batch": batch, "texts_per_s": round(n / total, 1),
-            "ms_p50": round(float(np.percentile(ms, 50)), 2), "ms_p99": round(float(np.percentile(ms, 99)), 2),
-            "batches": len(latencies)}
+            "texts_per_s_p50": round(1000 * batch / p50, 1) if p50 else 0.0,
+            "ms_p50": round(p50, 2), "ms_p99": round(float(np.percentile(ms, 99)), 2), "batches": len(latencies)}
+
+
+def add_speedups(rows: list[dict]) -> None:
+    """Speed-up vs the naive row, from mean throughput and from the median batch ("p50").
+
+    The p50 figure (batch / median batch time) is the one to trust on a shared machine: a neighbour's burst
+    stretches a few batches, which drags the mean of per-text scoring far more than the median.
+    """
+    naive, naive_p50 = float(rows[0]["texts_per_s"]), float(rows[0]["texts_per_s_p50"])
+    for row in rows:
+        row["speedup"] = round(float(row["texts_per_s"]) / naive, 2)
+        row["speedup_p50"] = round(float(row["texts_per_s_p50"]) / naive_p50, 2)
 
 
 def naive_scorer(model_dir: Path, device: torch.device, dtype: torch.dtype, max_tokens: int) -> Callable:
@@ -116,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json-out", type=Path, default=None,
                         help="default: bench/results/model_throughput_<device>.json")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=130)
     device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -136,19 +149,20 @@ def main(argv: list[str] | None = None) -> None:
                engine_scorer(engine, size)) for engine in engines.values() for size in sizes]
     console.print(f"timing {len(modes)} modes on {len(texts)} texts, interleaved in slices of 200 ...")
     rows = run_interleaved(modes, texts)
-    naive = float(rows[0]["texts_per_s"])  # type: ignore[arg-type]
-    for row in rows:
-        row["speedup"] = round(float(row["texts_per_s"]) / naive, 2)  # type: ignore[arg-type]
+    add_speedups(rows)
     table = Table(title=f"{len(texts)} validation texts on {device} "
                         f"({torch.get_num_threads()} threads, torch {torch.__version__})")
-    for column in ("mode", "batch", "texts/s", "ms/batch p50", "ms/batch p99", "× naive"):
+    for column in ("mode", "batch", "texts/s", "× naive", "texts/s p50", "× naive p50", "ms/batch p50",
+                   "ms/batch p99"):
         table.add_column(column, justify="left" if column == "mode" else "right")
     for row in rows:
-        table.add_row(str(row["mode"]), str(row["batch"]), f"{row['texts_per_s']:.1f}", f"{row['ms_p50']:.2f}",
-                      f"{row['ms_p99']:.2f}", f"{row['speedup']:.2f}")
+        table.add_row(str(row["mode"]), str(row["batch"]), f"{row['texts_per_s']:.1f}", f"{row['speedup']:.2f}",
+                      f"{row['texts_per_s_p50']:.1f}", f"{row['speedup_p50']:.2f}", f"{row['ms_p50']:.2f}",
+                      f"{row['ms_p99']:.2f}")
     console.print(table)
-    best = max(rows[1:], key=lambda r: float(r["texts_per_s"]))  # type: ignore[arg-type]
-    console.print(f"best engine: {best['mode']} batch {best['batch']} = {best['speedup']}× naive (target ≥ 2.5×)")
+    best = max(rows[1:], key=lambda r: float(r["texts_per_s_p50"]))  # type: ignore[arg-type]
+    console.print(f"best engine: {best['mode']} batch {best['batch']} = {best['speedup_p50']}× naive at the median, "
+                  f"{best['speedup']}× on the mean (target ≥ 2.5×)")
     out = args.json_out or ROOT / "bench" / "results" / f"model_throughput_{device.type}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"device": str(device), "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,

@@ -137,5 +137,8 @@ def _iso_in_range(value: str) -> bool:
     match = _ISO_SHAPE.fullmatch(value)
     if match is None or re.fullmatch(r"\d{5}", value):
         return False
+    day = re.match(r"\d{4}-(\d{2})-(\d{2})", value)
+    if day and not (1 <= int(day.group(1)) <= 12 and 1 <= int(day.group(2)) <= 31):
+        return False  # an impossible calendar date is refused, not rolled over into the next year
     limits = {"hour": 23, "minute": 59, "second": 60, "tzh": 14, "tzm": 59}
     return all(match.group(name) is None or int(match.group(name)) <= top for name, top in limits.items())

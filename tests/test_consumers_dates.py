@@ -78,3 +78,10 @@ def test_future_dates_beyond_tolerance_are_clamped_and_flagged() -> None:
     assert event_time(near, fetched, timedelta(minutes=15)) == (near, [])
     assert event_time(fetched + timedelta(days=2), fetched, timedelta(minutes=15)) == (fetched, [FUTURE_CLAMPED])
     assert event_time(None, fetched, timedelta(minutes=15)) == (fetched, [NO_DATE])
+
+
+def test_an_impossible_calendar_date_is_refused_not_rolled_over() -> None:
+    from consumers.dates import parse_date
+
+    assert parse_date("2022-13-45") is None
+    assert parse_date("2022-12-31") is not None

@@ -153,6 +153,7 @@ class Harness:
         self.mark("started")
 
     async def stop(self) -> None:
+        began = time.monotonic()
         if self.world.loop.is_running():
             await self.set_rate(0)
         if self.sampler is not None:
@@ -168,6 +169,7 @@ class Harness:
         await asyncio.to_thread(self.stack.stop)
         if self.world.loop.is_running():
             await asyncio.to_thread(self.world.stop)
+        log.info("stopped everything in %.1f s", time.monotonic() - began)
 
     def settings(self) -> Settings:
         return load_settings(
@@ -331,7 +333,7 @@ class Harness:
         self.mark("drain timed out")
         return False
 
-    async def settle(self, timeout_s: float, quiet_s: float = 3.0) -> bool:
+    async def settle(self, timeout_s: float, quiet_s: float = 2.0) -> bool:
         """Drain, then publish a clock story far enough ahead that every window closes, and wait until the
         alerts it causes were delivered and the outbox is empty."""
         began = time.monotonic()

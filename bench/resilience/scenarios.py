@@ -80,8 +80,8 @@ async def broker_restart(workdir: Path, size: Size, *, drained: bool = True) -> 
     """
     began = time.monotonic()
     async with Harness(HarnessConfig(workdir, feed_window=size.feed_window)) as h:
+        await h.set_rate(size.rate)  # the stream starts while the worker is still loading its model
         await _ready(h, "broker_restart")
-        await h.set_rate(size.rate)
         crashes, recoveries = [], []
         for _ in range(size.faults):
             await asyncio.sleep(size.stream_s)
@@ -133,8 +133,8 @@ async def redis_restart(workdir: Path, size: Size) -> ScenarioResult:
     """
     began = time.monotonic()
     async with Harness(HarnessConfig(workdir, feed_window=size.feed_window)) as h:
+        await h.set_rate(size.rate)  # the stream starts while the worker is still loading its model
         await _ready(h, "redis_restart")
-        await h.set_rate(size.rate)
         await asyncio.sleep(size.stream_s)
         served_before = set(await h.world.call(h.world.served))
         counted_before = await h.counted(served_before)
@@ -172,8 +172,8 @@ async def worker_crash(workdir: Path, size: Size) -> ScenarioResult:
     double-count, and no alert may be lost or sent twice (checked against the offline detector)."""
     began = time.monotonic()
     async with Harness(HarnessConfig(workdir, feed_window=size.feed_window)) as h:
+        await h.set_rate(size.rate)  # the stream starts while the worker is still loading its model
         await _ready(h, "worker_crash")
-        await h.set_rate(size.rate)
         recoveries = []
         for _ in range(size.faults):
             await asyncio.sleep(size.stream_s)
@@ -199,8 +199,8 @@ async def receiver_down(workdir: Path, size: Size) -> ScenarioResult:
     config = HarnessConfig(workdir, feed_window=size.feed_window,
                            alert_backoff_max_s=max(4.0, size.outage_s / 6))
     async with Harness(config) as h:
+        await h.set_rate(size.rate)  # the stream starts while the worker is still loading its model
         await _ready(h, "receiver_down")
-        await h.set_rate(size.rate)
         await asyncio.sleep(size.stream_s)
         down = await h.receiver(up=False)
         await asyncio.sleep(size.outage_s)
@@ -228,12 +228,12 @@ async def hostile_feeds(workdir: Path, size: Size, max_poll_lag_s: float = 2.0, 
     began = time.monotonic()
     config = HarnessConfig(workdir, feed_window=size.feed_window, hostile=tuple(HOSTILE_KINDS))
     async with Harness(config) as h:
+        await h.set_rate(size.rate)
         await _ready(h, "hostile_feeds")
         assert h.sampler is not None
         h.sampler.sample_now()
         baseline = h.sampler.series("ingest")[-1].rss
         phase = h.mark("hostile phase measured from here")
-        await h.set_rate(size.rate)
         await asyncio.sleep(size.outage_s)
         end = h.mark("hostile phase ends")
         lags = await _poll_lags(h, phase, end, config.feed_interval_s)
@@ -362,11 +362,11 @@ async def soak(workdir: Path, size: Size, max_growth: float = 0.10) -> ScenarioR
 
 
 CI = {
-    "broker_restart": Size(rate=8, stream_s=6, outage_s=4),
-    "redis_restart": Size(rate=8, stream_s=6, outage_s=3),
-    "worker_crash": Size(rate=8, stream_s=6),
-    "receiver_down": Size(rate=8, stream_s=5, outage_s=20),
-    "hostile_feeds": Size(rate=8, outage_s=15),
+    "broker_restart": Size(rate=8, stream_s=4, outage_s=4),
+    "redis_restart": Size(rate=8, stream_s=5, outage_s=3),
+    "worker_crash": Size(rate=8, stream_s=4),
+    "receiver_down": Size(rate=8, stream_s=4, outage_s=20),
+    "hostile_feeds": Size(rate=8, outage_s=12),
 }
 BENCH = {
     "broker_restart": Size(rate=20, stream_s=20, outage_s=15, faults=2),

@@ -69,6 +69,7 @@ class TopicTap:
         self.undecodable = 0
         self.errors = 0
         self.partitions: set[int] = set()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> TopicTap:
@@ -76,6 +77,7 @@ class TopicTap:
         return self
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -92,31 +94,36 @@ class TopicTap:
         return {key for key, seen in self.seen.items() if seen.first_at < moment}
 
     async def _run(self) -> None:
-        while True:
-            epoch = self.epoch
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                auto_offset_reset="earliest", request_timeout_ms=5000, metadata_max_age_ms=2000,
-            )
+        """Read cycles until stopped. Each cycle is a task of its own: aiokafka may cancel the task it runs in
+        when the broker vanishes (a timeout inside the client), and that must end only the cycle, not the tap."""
+        while not self._stopping:
+            cycle = asyncio.create_task(self._cycle(self.epoch), name=f"tap-cycle:{self.topic}")
             try:
-                await asyncio.wait_for(consumer.start(), 10)
-                partitions = await self._partitions(consumer, epoch)
-                if partitions:
-                    await self._follow(consumer, epoch, partitions)
+                await asyncio.wait({cycle})
             except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is None or task.cancelling():
-                    raise
-                # aiokafka turns a lost connection into a CancelledError of its own: not ours, reconnect.
+                cycle.cancel()
+                with contextlib.suppress(BaseException):
+                    await cycle
+                raise
+            failure = "cancelled inside the client" if cycle.cancelled() else cycle.exception()
+            if failure is not None:
                 self.errors += 1
+                log.debug("tap %s: %s; reconnecting", self.topic, failure)
                 await asyncio.sleep(0.5)
-            except Exception as exc:  # noqa: BLE001 - a tap outlives broker outages; it retries
-                self.errors += 1
-                log.debug("tap %s: %r; reconnecting", self.topic, exc)
-                await asyncio.sleep(0.5)
-            finally:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(consumer.stop(), 5)
+
+    async def _cycle(self, epoch: int) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+            auto_offset_reset="earliest", request_timeout_ms=5000, metadata_max_age_ms=2000,
+        )
+        try:
+            await asyncio.wait_for(consumer.start(), 10)
+            partitions = await self._partitions(consumer, epoch)
+            if partitions:
+                await self._follow(consumer, epoch, partitions)
+        finally:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(consumer.stop(), 5)
 
     async def _follow(self, consumer: AIOKafkaConsumer, epoch: int, partitions: set[int],
                       refresh_s: float = 3.0) -> None:

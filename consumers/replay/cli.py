@@ -123,7 +123,7 @@ def _run(settings: Settings, options: ReplayOptions, quiet: bool) -> None:
     console.print(
         f"replay [bold]{result.run_id}[/]: {report.rows} rows, {report.stories} stories "
         f"({report.new} produced now, {report.known} already in this run), "
-        f"{report.rejected_total} rows rejected {dict(report.rejected) or ''}, "
+        f"{report.rejected_total} rows rejected{f' {dict(report.rejected)}' if report.rejected else ''}, "
         f"{len(result.alerts)} alert messages in {result.seconds:.1f} s"
     )
     console.print(f"alerts: {result.alerts_path}   namespace: {result.namespace}")

@@ -30,7 +30,8 @@ def evaluate_set(engine: Engine, data: LabelledSet) -> dict[str, Any]:
 
 def render_report(report: dict[str, Any], console: Console) -> None:
     """Per-class precision/recall/F1/support, then accuracy and the macro and weighted F1."""
-    table = Table(title=f"{report['head']} head on {report['data']} (n={report['n']})", title_justify="left")
+    source = str(report["data"]).rsplit("/", 1)[-1]
+    table = Table(title=f"{report['head']} head on {source} (n={report['n']})", title_justify="left")
     table.add_column("class")
     for column in ("precision", "recall", "f1", "support"):
         table.add_column(column, justify="right")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from typing import Any
 
 import faust
@@ -37,8 +38,9 @@ def create_app(settings: Settings) -> faust.App:
     """Build the worker app for ``settings`` (Kafka URL required: ``bearwatch up`` provides the embedded one)."""
     if not settings.kafka_url or not settings.redis_url:
         raise ValueError("the worker needs BEARWATCH_KAFKA_URL and BEARWATCH_REDIS_URL (bearwatch up sets both)")
+    # The app id names the consumer group and internal topics: keep it to Kafka's legal characters.
     app = faust.App(
-        f"bearwatch-{settings.redis_namespace}",
+        "bearwatch-" + re.sub(r"[^A-Za-z0-9._-]", "-", settings.redis_namespace),
         broker=f"kafka://{settings.kafka_url}",
         value_serializer="raw",
         key_serializer="raw",
