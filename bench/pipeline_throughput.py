@@ -85,12 +85,19 @@ async def end_to_end_rate(settings: Settings, store: WindowStore, stories: list[
 
 async def latency(settings: Settings, store: WindowStore, stories: list[Story], rate: float, log: Path) -> list[float]:
     end = stories[-1].published_at + timedelta(hours=1)
-    base = await counted(store, end)
+    warmup, stories = stories[:64], stories[64:]
     sent_at: list[float] = []
     reached: dict[int, float] = {}
     with running_worker(settings, log, ready_timeout_s=120, BEARWATCH_CPU_THREADS="0"):
         producer = make_producer(settings.kafka_url or "", linger_ms=0)
         await producer.start()
+        # Warm up: the worker has joined its group and scored a batch before the clock starts.
+        for story in warmup:
+            await producer.send(settings.topics.raw, encode(story), key=story.id.encode())
+        await producer.flush()
+        while await counted(store, end) < len(warmup):  # noqa: ASYNC110 - polling Redis, no event to wait on
+            await asyncio.sleep(0.1)
+        base = await counted(store, end)
 
         async def watch() -> None:
             while len(reached) < len(stories):
@@ -126,9 +133,10 @@ async def main_async(args: argparse.Namespace) -> dict:
         store = WindowStore(redis, settings.redis_namespace)
         console.print("end to end…")
         e2e = await end_to_end_rate(settings, store, stories_from_texts(texts, "e2e", T0), var / "worker-e2e.log")
-        n_latency = int(e2e * 0.5 * args.latency_seconds)
+        n_latency = 64 + int(e2e * 0.5 * args.latency_seconds)
         console.print(f"latency at {e2e * 0.5:.0f} stories/s for {args.latency_seconds} s…")
-        lat = await latency(settings, store, stories_from_texts(texts[:n_latency], "lat", T0 + timedelta(days=1)),
+        after_e2e = T0 + timedelta(seconds=len(texts) + 60)  # event time continues where the e2e phase ended
+        lat = await latency(settings, store, stories_from_texts(texts[:n_latency], "lat", after_e2e),
                             e2e * 0.5, var / "worker-latency.log")
         await redis.aclose()
     ms = np.asarray(lat) * 1000
