@@ -43,5 +43,9 @@ lint: install-test
 bench: install-test
 	$(BIN)/python bench/run_all.py
 
+# End-to-end load, soak and fault scenarios (docs/resilience.md); about 45 minutes, 30 of them the soak.
+resilience: install-test
+	$(BIN)/python -m bench.resilience
+
 clean:
 	rm -rf var .pytest_cache

@@ -320,24 +320,27 @@ class Harness:
         self.mark("pipeline ready" if ok else f"pipeline NOT ready after {timeout_s:.0f} s")
         return ok
 
-    async def drain(self, timeout_s: float) -> bool:
-        """Pause the press; wait until every story still on a feed was served and every served story counted."""
+    async def drain(self, timeout_s: float, excused: set[str] | frozenset[str] = frozenset()) -> bool:
+        """Pause the press; wait until every story still on a feed was served and every served story counted
+        (but those ``excused``: known to have died with the broker's memory)."""
         await self.set_rate(0)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             on_feeds, served = await self.world.call(lambda: (self.world.on_feeds(), self.world.served()))
-            if on_feeds <= set(served) and len(await self.counted(set(served))) == len(served):
+            expected = set(served) - excused
+            if on_feeds <= set(served) and len(await self.counted(expected)) == len(expected):
                 self.mark(f"drained: {len(served)} served stories counted")
                 return True
             await asyncio.sleep(0.5)
         self.mark("drain timed out")
         return False
 
-    async def settle(self, timeout_s: float, quiet_s: float = 2.0) -> bool:
+    async def settle(self, timeout_s: float, quiet_s: float = 2.0,
+                     excused: set[str] | frozenset[str] = frozenset()) -> bool:
         """Drain, then publish a clock story far enough ahead that every window closes, and wait until the
-        alerts it causes were delivered and the outbox is empty."""
+        alerts it causes were delivered (but ``excused`` ones) and the outbox is empty."""
         began = time.monotonic()
-        if not await self.drain(timeout_s):
+        if not await self.drain(timeout_s, excused):
             return False
         ahead = self.config.allowed_lateness_s + RULE_WINDOW_S + 3 * self.config.bucket_seconds
         marker = await self.world.call(lambda: self.world.write_marker(ahead))
@@ -353,7 +356,7 @@ class Harness:
             left = await self.outbox_left()
             if len(decided) != last:
                 stable_since, last = time.monotonic(), len(decided)
-            if decided <= delivered_ids and left == 0 and time.monotonic() - stable_since >= quiet_s:
+            if decided - excused <= delivered_ids and left == 0 and time.monotonic() - stable_since >= quiet_s:
                 self.mark(f"settled: {len(decided)} notifications decided and delivered")
                 return True
             await asyncio.sleep(0.5)

@@ -53,7 +53,7 @@ class Seen:
     epoch: int
     value: Any
     copies: set[tuple[int, int, int]] = field(default_factory=set)
-    variants: set[str] = field(default_factory=set)  # scored: sentiment labels seen across copies
+    variants: dict[str, Any] = field(default_factory=dict)  # scored: topic|sentiment -> first copy scored so
 
 
 class TopicTap:
@@ -172,4 +172,5 @@ class TopicTap:
             seen = self.seen[key] = Seen(time.monotonic(), epoch, decoded)
         seen.copies.add((epoch, partition, offset))
         if isinstance(decoded, ScoredStory):
-            seen.variants.add(decoded.sentiment.label)
+            # The same text scored in two different micro-batches can land on the other side of a near-tie.
+            seen.variants.setdefault(f"{decoded.topic.label}|{decoded.sentiment.label}", decoded)

@@ -127,9 +127,11 @@ def create_app(settings: Settings) -> faust.App:
         consumer = app.consumer
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
-            read = consumer._read_offset.get(tp)  # noqa: SLF001 - Faust exposes no public read offset
+            # The committed offset (next to process), not the read offset: Faust reads up to stream_buffer_maxsize
+            # messages ahead into memory, so the read offset hides an overload backlog (bench/resilience, scenario 6).
+            done = consumer._committed_offset.get(tp)  # noqa: SLF001 - Faust exposes no public committed offset
             if highwater is not None:
-                lag = max(0, highwater - ((read + 1) if read is not None else 0))
+                lag = max(0, highwater - (done or 0))
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
 
     @app.task
