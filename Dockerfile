@@ -1,6 +1,6 @@
 # One image for every Bearwatch service (ingest, worker); the compose file picks the command.
 FROM python:3.11-slim
-ENV PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PIP_NO_CACHE_DIR=1 MALLOC_ARENA_MAX=2
 WORKDIR /app
 # CPU torch from the PyTorch CPU index keeps the image small; use a CUDA base image for GPU workers.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
