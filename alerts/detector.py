@@ -8,11 +8,19 @@ change as it slides), and those pending or firing (so they resolve without new s
 every key.
 
 Stories later than the watermark update the windows but do not re-open boundaries already evaluated.
+
+Hand-off (``hand_off=True``, the worker): a decision is committed in Redis before its alert reaches Kafka, so
+``lifecycle.lua`` also records it in a hand-off hash, and the caller calls :meth:`Detector.handed_on` once the
+alert is sent. Decisions left there by a worker that died in between are rebuilt from the windows (same
+fingerprint, ``starts_at`` and evaluation time, so the same notification id) and emitted again by the next
+evaluation: at the first one in a process, and by any detector once they are ``recover_after_s`` old. A copy
+sent twice is dropped by the outbox's idempotent enqueue.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -23,7 +31,7 @@ from alerts import metrics
 from alerts.alert_builder import build_alert
 from alerts.measure import Baseline, Measurement, baseline_from_hours, holds, passes_guards, zscore
 from alerts.rules import Rule
-from alerts.state import AlertState
+from alerts.state import AlertState, Decision
 from monitor.schemas import Alert, Scope, alert_fingerprint
 from monitor.windows import WindowStats, WindowStore
 from monitor.windows.spans import HOUR, floor_to, from_ms, span_seconds, to_ms
@@ -55,6 +63,8 @@ class Detector:
         namespace: str,
         *,
         max_boundaries: int = MAX_BOUNDARIES,
+        hand_off: bool = False,
+        recover_after_s: float = 30.0,
     ) -> None:
         names = [rule.name for rule in rules]
         if len(set(names)) != len(names):
@@ -66,6 +76,9 @@ class Detector:
         self.max_boundaries = max_boundaries
         self.baseline_step = HOUR if HOUR % self.step == 0 else span_seconds_of_hour(self.step)
         self._baselines: OrderedDict[tuple[str, str, str, int, int], Baseline | None] = OrderedDict()
+        self.hand_off = hand_off
+        self.recover_after_ms = int(recover_after_s * 1000)
+        self._recovered_once = False
 
     async def evaluate(self, touched: Iterable[tuple[Scope, str]], watermark: datetime | None) -> list[Alert]:
         """Alerts that changed state (fire, repeat, resolve) at boundaries up to ``watermark``, by time."""
@@ -75,12 +88,51 @@ class Detector:
         touched = set(touched)
         # Decided once per call: whether this namespace is fresh must not depend on which rule ran first.
         fresh = not await self.state.any_position()
-        alerts: list[tuple[int, int, str, Alert]] = []
+        alerts: list[tuple[int, int, str, Alert]] = await self._recover() if self.hand_off else []
         for order, rule in enumerate(self.rules):
             for boundary, alert in await self._evaluate_rule(rule, touched, end, fresh):
                 alerts.append((boundary, order, alert.key, alert))
         alerts.sort(key=lambda item: item[:3])
         return [alert for *_, alert in alerts]
+
+    async def handed_on(self, alerts: Iterable[Alert]) -> None:
+        """Forget the hand-off records of ``alerts``: call once they are durably sent (``hand_off=True`` only)."""
+        if self.hand_off:
+            await self.state.handed_on([handoff_field(alert) for alert in alerts])
+
+    async def _recover(self) -> list[tuple[int, int, str, Alert]]:
+        """Decisions another process (or this one, before a crash) made and never handed on, as alerts."""
+        first, self._recovered_once = not self._recovered_once, True
+        cutoff = int(time.time() * 1000) - self.recover_after_ms
+        orphans = [d for d in await self.state.decisions() if first or d.decided_ms <= cutoff]
+        found = []
+        for decision in orphans:
+            rebuilt = await self._rebuild(decision)
+            if rebuilt is None:
+                await self.state.handed_on([decision.field])
+                continue
+            found.append(rebuilt)
+            metrics.RECOVERED.labels(rule=rebuilt[3].rule).inc()
+            log.warning("re-emitting alert %s %s %s decided but never handed on", rebuilt[3].status,
+                        rebuilt[3].rule, rebuilt[3].key)
+        return found
+
+    async def _rebuild(self, decision: Decision) -> tuple[int, int, str, Alert] | None:
+        """The alert of ``decision``, from its state hash (rule, key) and the windows at its boundary."""
+        state = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
+                 for k, v in (await self.state.redis.hgetall(self.state.state_key(decision.fingerprint))).items()}
+        rules = {rule.name: (order, rule) for order, rule in enumerate(self.rules)}
+        if state.get("rule") not in rules:
+            log.warning("dropping undelivered decision %s: its rule is gone or its state expired", decision.field)
+            return None
+        order, rule = rules[state["rule"]]
+        key, boundary = state["key"], decision.boundary_ms // 1000
+        full = (await self.store.windows([(rule.scope, key, rule.window, from_ms(decision.boundary_ms))],
+                                         samples=True))[0]
+        measured = (await self._measure(rule, [full]))[0]
+        alert = build_alert(rule, key, Measurement(full, measured.baseline, measured.zscore), decision.transition,
+                            boundary)
+        return boundary, order, key, alert
 
     async def _start(self, rule: Rule, end: int, fresh: bool) -> int | None:
         prev = await self.state.position(rule.name)
@@ -143,6 +195,7 @@ class Detector:
             "cooldown_ms": int(rule.cooldown.total_seconds() * 1000),
         }
         live = await self.state.live_keys(rule.name)
+        decided_ms = int(time.time() * 1000) if self.hand_off else None
         queued: list[int] = []
         for index, ((key, boundary), m) in enumerate(zip(plan, measured, strict=True)):
             condition = holds(rule, m)
@@ -159,6 +212,7 @@ class Detector:
                 boundary_ms=_ms(boundary),
                 condition=condition,
                 value=m.share,
+                decided_ms=decided_ms,
                 **timing,
             )
             queued.append(index)
@@ -202,12 +256,10 @@ class Detector:
         measured = []
         for s in stats:
             hour = floor_to(to_ms(s.at) // 1000 - span, self.baseline_step)
-            base = baselines.get((s.key, hour))
-            z = (
-                None
-                if base is None or not passes_guards(rule, s)
-                else zscore(s.weighted_negative_share, s.novelty_volume, base, rule.min_stddev)
-            )
+            # Only where the guards pass: a baseline fetched for another boundary of the same key and hour must
+            # not leak into this one, or an alert's numbers would depend on how the stream was batched.
+            base = baselines.get((s.key, hour)) if passes_guards(rule, s) else None
+            z = None if base is None else zscore(s.weighted_negative_share, s.novelty_volume, base, rule.min_stddev)
             measured.append(Measurement(s, base, z))
         return measured
 
@@ -233,6 +285,11 @@ class Detector:
             if len(self._baselines) > _CACHE_SIZE:
                 self._baselines.popitem(last=False)
         return found
+
+
+def handoff_field(alert: Alert) -> str:
+    """The hand-off hash field of ``alert``: its fingerprint and evaluation boundary (ms)."""
+    return f"{alert.fingerprint}@{to_ms(datetime.fromisoformat(alert.annotations['evaluated_at']))}"
 
 
 def span_seconds_of_hour(step: int) -> int:

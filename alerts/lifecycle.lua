@@ -3,8 +3,11 @@
 -- A boundary at or before the last one evaluated for this fingerprint is "stale": a second detector evaluating
 -- the same data gets no action, so only one worker ever fires (or resolves) a given alert.
 -- KEYS[1] state hash  KEYS[2] live set of the rule (pending/firing keys)  KEYS[3] firing index (zset)
+-- KEYS[4] hand-off hash: every fire/repeat/resolve decided here and not yet handed on (field
+--         "<fingerprint>@<boundary ms>", value "<action>|<starts ms>|<decided ms>"), written in the same atomic
+--         step as the transition so a worker that dies before sending the alert cannot lose it
 -- ARGV: 1 boundary ms, 2 condition 0/1, 3 for ms, 4 repeat ms (0 = never), 5 cooldown ms, 6 ttl s,
---       7 key, 8 fingerprint, 9 rule, 10 scope, 11 value
+--       7 key, 8 fingerprint, 9 rule, 10 scope, 11 value, 12 wall-clock ms ("" = do not track hand-off)
 -- Returns {action, starts_at ms or ""}; action: stale|none|pending|cleared|cooldown|fire|repeat|resolve
 local st = KEYS[1]
 local b = tonumber(ARGV[1])
@@ -19,11 +22,19 @@ if last and b <= last then return {'stale', ''} end
 redis.call('HSET', st, 'last_eval', ARGV[1], 'rule', ARGV[9], 'scope', ARGV[10], 'key', ARGV[7], 'value', ARGV[11])
 redis.call('EXPIRE', st, tonumber(ARGV[6]))
 
+local function decided(action, starts)
+  if ARGV[12] ~= '' then
+    redis.call('HSET', KEYS[4], ARGV[8] .. '@' .. ARGV[1], action .. '|' .. starts .. '|' .. ARGV[12])
+    redis.call('EXPIRE', KEYS[4], tonumber(ARGV[6]))
+  end
+  return {action, starts}
+end
+
 local function fire()
   redis.call('HSET', st, 'state', 'firing', 'starts_at', ARGV[1], 'last_notify', ARGV[1])
   redis.call('SADD', KEYS[2], ARGV[7])
   redis.call('ZADD', KEYS[3], b, ARGV[8])
-  return {'fire', ARGV[1]}
+  return decided('fire', ARGV[1])
 end
 
 if cond then
@@ -42,7 +53,7 @@ if cond then
     local starts = redis.call('HGET', st, 'starts_at')
     if repeat_ms > 0 and b - tonumber(redis.call('HGET', st, 'last_notify')) >= repeat_ms then
       redis.call('HSET', st, 'last_notify', ARGV[1])
-      return {'repeat', starts}
+      return decided('repeat', starts)
     end
     return {'none', starts}
   end
@@ -57,6 +68,6 @@ elseif state == 'firing' then
   redis.call('HSET', st, 'state', 'inactive', 'resolved_at', ARGV[1])
   redis.call('SREM', KEYS[2], ARGV[7])
   redis.call('ZREM', KEYS[3], ARGV[8])
-  return {'resolve', starts}
+  return decided('resolve', starts)
 end
 return {'none', ''}

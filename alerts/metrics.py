@@ -14,6 +14,11 @@ TRANSITIONS = Counter(
     "Lifecycle outcomes of evaluations (none, pending, fire, repeat, resolve, stale...), by rule.",
     ["rule", "action"],
 )
+RECOVERED = Counter(
+    "bearwatch_alerts_handoff_recovered_total",
+    "Alerts decided but never handed on to Kafka (a worker died in between), rebuilt and emitted again, by rule.",
+    ["rule"],
+)
 ENQUEUED = Counter(
     "bearwatch_alerts_notifications_enqueued_total",
     "Alert notifications put into the outbox, by result.",

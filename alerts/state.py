@@ -2,8 +2,10 @@
 
 Keys (all under ``<namespace>:a:``): ``st:<fingerprint>`` (hash: state, since, starts_at, last_eval,
 last_notify, resolved_at, rule, scope, key, value), ``live:<rule>`` (set of keys pending or firing, so they
-are evaluated even when no new story touches them), ``firing`` (zset fingerprint -> starts_at ms) and ``pos``
-(hash rule -> last evaluated boundary, epoch seconds).
+are evaluated even when no new story touches them), ``firing`` (zset fingerprint -> starts_at ms), ``pos``
+(hash rule -> last evaluated boundary, epoch seconds) and ``handoff`` (hash of decided notifications not yet
+handed on to Kafka: written atomically with the transition, deleted once the alert is sent, so a worker that
+dies in between leaves the decision behind for the next evaluation to re-emit).
 """
 
 from __future__ import annotations
@@ -35,6 +37,17 @@ class Transition:
     starts_at_ms: int | None
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A fire/repeat/resolve recorded by ``lifecycle.lua`` and not yet handed on."""
+
+    field: str  # "<fingerprint>@<boundary ms>", the hand-off hash field
+    fingerprint: str
+    boundary_ms: int
+    transition: Transition
+    decided_ms: int
+
+
 class AlertState:
     """Key names and atomic operations on the alert lifecycle of one namespace."""
 
@@ -58,6 +71,10 @@ class AlertState:
     @property
     def position_key(self) -> str:
         return f"{self.root}:pos"
+
+    @property
+    def handoff_key(self) -> str:
+        return f"{self.root}:handoff"
 
     async def position(self, rule: str) -> int | None:
         value = await self.redis.hget(self.position_key, rule)
@@ -88,10 +105,12 @@ class AlertState:
         repeat_ms: int,
         cooldown_ms: int,
         value: float,
+        decided_ms: int | None = None,
     ) -> None:
-        """Add one transition to a pipeline (they run in order; each is atomic on its own)."""
+        """Add one transition to a pipeline (they run in order; each is atomic on its own). With ``decided_ms``
+        (wall clock) a fire/repeat/resolve is also recorded in the hand-off hash until :meth:`handed_on`."""
         await self._transition(
-            keys=[self.state_key(fingerprint), self.live_key(rule), self.firing_key],
+            keys=[self.state_key(fingerprint), self.live_key(rule), self.firing_key, self.handoff_key],
             args=[
                 boundary_ms,
                 int(condition),
@@ -104,9 +123,25 @@ class AlertState:
                 rule,
                 scope,
                 f"{value:.6f}",
+                "" if decided_ms is None else decided_ms,
             ],
             client=pipe,
         )
+
+    async def decisions(self) -> list[Decision]:
+        """Every decision recorded and not yet handed on, oldest boundary first."""
+        found = []
+        for name, value in (await self.redis.hgetall(self.handoff_key)).items():
+            field_, (action, starts, decided) = _text(name), _text(value).split("|")
+            fingerprint, boundary = field_.rsplit("@", 1)
+            transition = Transition(action, int(starts) if starts else None)
+            found.append(Decision(field_, fingerprint, int(boundary), transition, int(decided)))
+        return sorted(found, key=lambda d: (d.boundary_ms, d.field))
+
+    async def handed_on(self, fields: list[str]) -> None:
+        """Forget decisions whose alerts are now durably elsewhere (sent to Kafka, or returned by a backtest)."""
+        if fields:
+            await self.redis.hdel(self.handoff_key, *fields)
 
     @staticmethod
     def parse(reply: Any) -> Transition:

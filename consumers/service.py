@@ -18,7 +18,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
-from consumers.backoff import FeedSchedule
+from consumers.backoff import FeedSchedule, backoff_delay
 from consumers.dedup import Deduplicator
 from consumers.fetch import Fetcher
 from consumers.health import FeedHealth, HealthStore, now
@@ -107,6 +107,7 @@ class IngestService:
             health = await self.health.load(feed.name)
         FEED_HEALTHY.labels(feed.name).set(1)
         await self._sleep(random.uniform(0, min(self.start_jitter_s, feed.interval_s)))
+        store_failures = 0
         while not self._stop.is_set():
             try:
                 outcome = await self.poller.poll(feed)
@@ -115,10 +116,19 @@ class IngestService:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
-                outcome = self._internal_failure(feed, "redis", f"state store unavailable: {exc}")
+                # Our state store is down, not the feed: count it, leave the feed's schedule and health alone
+                # (an outage must not park every feed as unhealthy) and retry soon, so that once Redis is back
+                # polling resumes within seconds and stories still on the feed are not missed.
+                store_failures += 1
+                self._internal_failure(feed, "redis", f"state store unavailable: {exc}")
+                if store_failures == 1:
+                    log.warning("feed %s: Redis unavailable (%s); retrying until it answers", feed.name, exc)
+                await self._sleep(backoff_delay(store_failures, 0.5, 10.0))
+                continue
             except Exception as exc:  # noqa: BLE001 - a feed loop must never die; the traceback is logged
                 log.exception("feed %s: unexpected error while polling", feed.name)
                 outcome = self._internal_failure(feed, "internal", f"{type(exc).__name__}: {exc}")
+            store_failures = 0
             delay = self._record(feed, schedule, health, outcome)
             with contextlib.suppress(RedisError, OSError):
                 await self.health.record(health)

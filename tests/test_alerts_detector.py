@@ -162,3 +162,38 @@ async def test_replaying_the_same_data_in_other_batches_gives_the_same_alerts(
     second = await run_detector(replay_store, [replay], stories, batch_minutes=7)
     assert [a.model_dump() for a in first] == [a.model_dump() for a in second]
     assert len(first) == 2
+
+
+async def test_a_decision_never_handed_on_is_re_emitted_identically_after_a_crash(
+    make_store, redis_client: aioredis.Redis, unique: str
+) -> None:
+    """The worker commits a transition in Redis before its alert reaches Kafka. If it dies in between, the next
+    worker process must emit the very same alert (same notification), and nothing once it was handed on."""
+    from alerts.delivery.notifier import notification_id
+
+    store = make_store(allowed_lateness_s=60)
+    namespace = f"test{unique}"
+    crashed = Detector(redis_client, store, burst_rules(), namespace, hand_off=True)
+    decided = await run_detector(store, [crashed], background(26) + burst(12))  # never calls handed_on
+    assert [a.status for a in decided] == ["firing", "resolved"]
+    watermark = max(a.ends_at or a.starts_at for a in decided) + timedelta(hours=1)
+
+    # The same process does not re-emit its own recent decisions (they may still be on their way) ...
+    assert await crashed.evaluate(set(), watermark) == []
+    # ... a restarted one does, in decision order, byte for byte.
+    restarted = Detector(redis_client, store, burst_rules(), namespace, hand_off=True)
+    recovered = await restarted.evaluate(set(), watermark + timedelta(minutes=1))
+    assert [a.model_dump() for a in recovered] == [a.model_dump() for a in decided]
+    assert [notification_id(a) for a in recovered] == [notification_id(a) for a in decided]
+
+    await restarted.handed_on(recovered)
+    again = Detector(redis_client, store, burst_rules(), namespace, hand_off=True)
+    assert await again.evaluate(set(), watermark + timedelta(minutes=2)) == []
+    assert await redis_client.hlen(f"{namespace}:a:handoff") == 0
+
+
+async def test_without_hand_off_tracking_nothing_is_recorded(make_store, detector_for, redis_client, unique) -> None:
+    store = make_store(allowed_lateness_s=60)
+    alerts = await run_detector(store, [detector_for(store)], background(26) + burst(12))
+    assert len(alerts) == 2
+    assert await redis_client.exists(f"test{unique}:a:handoff") == 0

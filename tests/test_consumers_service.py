@@ -133,3 +133,43 @@ async def test_broker_restart_mid_run_loses_no_polled_story(
     served = _ids(rss(items(f"l{unique}", 30)), url, "Live")
     after = await read_stories(settings.kafka_url or "", settings.topics.raw, served - before)
     assert served - before <= {story.id for story in after}  # the broker forgot the first ten: in-memory Tansu
+
+
+async def test_a_redis_outage_pauses_feeds_without_marking_them_unhealthy(
+    make_settings: Callable[..., Settings], stack: EmbeddedStack, tmp_path: Path, unique: str
+) -> None:
+    """Redis (the consumers' state store) down for a while is not the feeds' fault: no feed may be parked as
+    unhealthy (that would stop polling for unhealthy_probe_s after Redis is back), and polling resumes within
+    seconds once it answers again."""
+    private = EmbeddedStack(tmp_path / "own-redis", kafka=False).start()
+    try:
+        settings = make_settings(ingest_port=0, redis_url=private.redis_url)
+        await ensure_topics(settings.kafka_url or "", settings)
+        async with feed_server() as server:
+            feeds = [FeedConfig(name=f"f{n}{unique}", source=f"S{n}", interval_s=0.3,
+                                url=server.add(f"/f{n}.xml", rss(items(f"before{n}{unique}", 3))))
+                     for n in range(2)]
+            engine = fast_engine(unhealthy_after=2, unhealthy_probe_s=600)
+            service = IngestService(settings, registry_for(feeds, engine), start_jitter_s=0)
+            await service.start()
+            try:
+                await _wait_for(lambda: len(server.hits_for("/f0.xml")) >= 2, 10, "polls before the outage")
+                private.servers["redis"].stop()
+                await asyncio.sleep(4)  # several failed polls per feed: more than unhealthy_after
+                assert all(s.healthy and s.consecutive_failures == 0 for s in service.schedules.values())
+                private.restart("redis")
+                expected: set[str] = set()
+                for n in range(2):
+                    fresh = rss(items(f"after{n}{unique}", 3))
+                    server.add(f"/f{n}.xml", fresh)
+                    expected |= _ids(fresh, server.url(f"/f{n}.xml"), f"S{n}")
+                stories = await read_stories(settings.kafka_url or "", settings.topics.raw, expected, timeout_s=30)
+                async with httpx.AsyncClient() as client:
+                    metrics = (await client.get(f"http://127.0.0.1:{service.port}/metrics")).text
+            finally:
+                await service.stop()
+    finally:
+        private.stop()
+    assert expected <= {story.id for story in stories}
+    assert f'bearwatch_ingest_errors_total{{feed="f0{unique}",kind="redis"}}' in metrics
+    assert f'bearwatch_ingest_feed_healthy{{feed="f0{unique}"}} 1.0' in metrics

@@ -29,7 +29,10 @@ async def broker_restart(workdir: Path, size: Size, *, drained: bool = True) -> 
     (Tansu's memory storage; Apache Kafka would keep them).
     """
     began = time.monotonic()
-    async with Harness(HarnessConfig(workdir, feed_window=size.feed_window)) as h:
+    # The stories held during the outage reach the new broker all at once and its partitions are read unevenly:
+    # 30 s of wall-clock lateness (instead of 15) keeps them on time, so the offline oracle check applies.
+    config = HarnessConfig(workdir, feed_window=size.feed_window, allowed_lateness_s=1800)
+    async with Harness(config) as h:
         await h.set_rate(size.rate)  # the stream starts while the worker is still loading its model
         await ready(h, "broker_restart")
         recoveries: list[float | None] = []
@@ -41,7 +44,8 @@ async def broker_restart(workdir: Path, size: Size, *, drained: bool = True) -> 
                 await h.drain(60)
                 await h.alerts_handed_on()
             crash = await h.stop_server("kafka")
-            acked = h.taps["raw"].seen_before(crash)
+            served = set(await h.world.call(h.world.served))
+            acked = await h.acknowledged(served)  # acknowledged by the broker incarnation that just died
             at_risk |= acked - await h.counted(acked)
             alerts_at_risk |= h.taps["alerts"].seen_before(crash)
             await h.set_rate(size.rate)  # the publishers go on writing while the broker is down
@@ -108,8 +112,9 @@ async def redis_restart(workdir: Path, size: Size) -> ScenarioResult:
         restarted = await h.start_server("redis")
         resumed = await resumed_after(h, restarted, 90)
         await asyncio.sleep(size.stream_s)
-        result = await finish("2 redis restart", h, began, size, oracle=False, strict_alerts=False)
         gone = counted_before - on_feeds
+        result = await finish("2 redis restart", h, began, size, oracle=False, strict_alerts=False,
+                              excused=frozenset(gone))
         books = result.books
         # Stories that left every feed before the restart cannot be fetched again: their counts died with Redis.
         result.failures = [f for f in result.failures if "never counted" not in f]

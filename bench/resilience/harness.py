@@ -13,82 +13,36 @@ assertion says what is missing.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bench.resilience.deployment import (
+    CHANNEL,
+    RULE_WINDOW_S,
+    SECRET,
+    HarnessConfig,
+    service_environment,
+    write_feeds,
+    write_rules,
+)
 from bench.resilience.newsroom import Newsroom, default_t0
 from bench.resilience.outside import OutsideWorld
 from bench.resilience.probes import Sampler, get_json
 from bench.resilience.taps import TopicTap, alert_identity, scored_identity, story_identity
 from monitor.kafka import ensure_topics
-from monitor.services import Service, service_command, service_env
-from monitor.settings import DEFAULT_MODEL_PATH, Settings, TopicNames, load_settings
+from monitor.services import Service, service_command
+from monitor.settings import Settings, TopicNames, load_settings
 from monitor.stack import EmbeddedStack
 from monitor.stack.process import free_port, port_open, wait_until
 
+__all__ = ["CHANNEL", "Harness", "HarnessConfig"]
+
 log = logging.getLogger(__name__)
-SECRET = "resilience-secret"
-CHANNEL = "receiver"
-RULE_WINDOW_S = 300
-SHIPPED_RULES_OFF = ("ticker_negative_burst", "ticker_very_negative", "topic_negative_surge")
-RULES = """# The harness's one rule (shipped rules are switched off, so the offline oracle is a single-rule detector).
-[[rule]]
-name = "resilience_burst"
-scope = "ticker"
-window = "5m"
-min_volume = 3
-negative_share_above = 0.5
-for = "1m"
-cooldown = "2m"
-repeat_interval = "0"
-severity = "warning"
-annotations = { summary = "{key}: {negative_share:.0%} negative over {window}" }
-
-[[rule]]
-name = "market_negative_shift"
-scope = "market"
-enabled = false
-negative_share_above = 0.5
-""" + "".join(f'\n[[rule]]\nname = "{name}"\nscope = "ticker"\nenabled = false\nnegative_share_above = 0.5\n'
-              for name in SHIPPED_RULES_OFF)
-
-
-@dataclass
-class HarnessConfig:
-    """Sizes and knobs of one run. Defaults suit a short CI scenario on a 2-core machine."""
-
-    workdir: Path
-    model_path: Path = DEFAULT_MODEL_PATH
-    partitions: int = 4
-    publishers: int = 3
-    feeds_per_publisher: int = 2
-    feed_window: int = 400  # items a feed carries; older ones fall off (as on real feeds)
-    feed_interval_s: float = 1.0
-    hostile: tuple[str, ...] = ()
-    speed: float = 60.0  # event seconds per wall second
-    bucket_seconds: int = 60
-    allowed_lateness_s: int = 900
-    batch_size: int = 32
-    batch_max_wait_s: float = 0.25
-    cpu_threads: int = 1
-    alert_backoff_base_s: float = 0.5
-    alert_backoff_max_s: float = 4.0
-    alert_max_attempts: int = 200
-    alert_group_wait_s: float = 1.0
-    namespace: str = "rs"
-    seed: int = 1
-    engine: dict[str, float] = field(default_factory=lambda: {
-        "connect_timeout_s": 2.0, "read_timeout_s": 5.0, "total_timeout_s": 10.0, "backoff_base_s": 1.0,
-        "backoff_max_s": 8.0, "unhealthy_after": 3, "unhealthy_probe_s": 10.0, "delivery_timeout_s": 10.0,
-    })
 
 
 class Harness:
@@ -133,10 +87,14 @@ class Harness:
         settings = self.settings()
         await ensure_topics(self.stack.kafka_url, settings)
         self.redis = aioredis.from_url(self.stack.redis_url, socket_timeout=5)
-        feeds_file = self._write_feeds(hostile)
-        rules_file = self.workdir / "rules.toml"
-        rules_file.write_text(RULES, encoding="utf-8")
-        env = self._env(feeds_file, rules_file)
+        feeds = [*self.world.feed_urls(), *((name, name, url) for name, url in hostile)]
+        self.feed_urls = [url for _, _, url in feeds]
+        env = service_environment(
+            self.config, self.stack.kafka_url, self.stack.redis_url,
+            feeds_file=write_feeds(self.workdir / "feeds.toml", self.config, feeds),
+            rules_file=write_rules(self.workdir / "rules.toml"), receiver_url=self.world.receiver.url,
+            worker_port=self.worker_port, ingest_port=self.ingest_port,
+        )
         for name in ("ingest", "worker"):
             service = Service(name, service_command(name, None), env, self.workdir / "logs" / f"{name}.log")
             await service.start()
@@ -178,42 +136,6 @@ class Harness:
             bucket_seconds=self.config.bucket_seconds, allowed_lateness_s=self.config.allowed_lateness_s,
             var_dir=self.workdir / "var",
         )
-
-    def _env(self, feeds_file: Path, rules_file: Path) -> dict[str, str]:
-        c = self.config
-        env = service_env(self.stack.kafka_url, self.stack.redis_url)
-        env = {k: v for k, v in env.items() if not k.startswith("BEARWATCH_") or k in ("BEARWATCH_KAFKA_URL",
-                                                                                     "BEARWATCH_REDIS_URL")}
-        hook = {"name": CHANNEL, "kind": "alertmanager", "url": self.world.receiver.url, "secret": SECRET,
-                "timeout_s": 5}
-        env.update({
-            "BEARWATCH_REDIS_NAMESPACE": c.namespace, "BEARWATCH_TOPIC_PARTITIONS": str(c.partitions),
-            "BEARWATCH_MODEL_PATH": str(c.model_path), "BEARWATCH_VAR_DIR": str(self.workdir / "var"),
-            "BEARWATCH_BATCH_SIZE": str(c.batch_size), "BEARWATCH_BATCH_MAX_WAIT_S": str(c.batch_max_wait_s),
-            "BEARWATCH_BUCKET_SECONDS": str(c.bucket_seconds),
-            "BEARWATCH_ALLOWED_LATENESS_S": str(c.allowed_lateness_s), "BEARWATCH_CPU_THREADS": str(c.cpu_threads),
-            "BEARWATCH_FEEDS_FILE": str(feeds_file), "BEARWATCH_RULES_FILE": str(rules_file),
-            "BEARWATCH_WEBHOOKS": json.dumps([hook]), "BEARWATCH_ALERT_MAX_ATTEMPTS": str(c.alert_max_attempts),
-            "BEARWATCH_ALERT_BACKOFF_BASE_S": str(c.alert_backoff_base_s),
-            "BEARWATCH_ALERT_BACKOFF_MAX_S": str(c.alert_backoff_max_s),
-            "BEARWATCH_ALERT_GROUP_WAIT_S": str(c.alert_group_wait_s),
-            "BEARWATCH_WORKER_PORT": str(self.worker_port), "BEARWATCH_INGEST_PORT": str(self.ingest_port),
-            "BEARWATCH_HTTP_PORT": str(free_port()), "BEARWATCH_LOG_LEVEL": "INFO",
-        })
-        return env
-
-    def _write_feeds(self, hostile: list[tuple[str, str]]) -> Path:
-        lines = ["[engine]"] + [f"{key} = {value}" for key, value in self.config.engine.items()]
-        lines += ["", "[host_default]", "min_gap_s = 0.2", "max_in_flight = 1", ""]
-        entries = [(name, source, url) for name, source, url in self.world.feed_urls()]
-        entries += [(name, name, url) for name, url in hostile]
-        for name, source, url in entries:
-            lines += ["[[feed]]", f'name = "{name}"', f'source = "{source}"', f'url = "{url}"', 'kind = "rss"',
-                      f"interval_s = {self.config.feed_interval_s}", ""]
-        self.feed_urls = [url for _, _, url in entries]
-        path = self.workdir / "feeds.toml"
-        path.write_text("\n".join(lines), encoding="utf-8")
-        return path
 
     # --- what runs where ------------------------------------------------------------------------------------
 
@@ -304,6 +226,22 @@ class Harness:
                 return {sid for sid in ids if sid in self._counted}
             self._counted.update(sid for sid, hit in zip(chunk, found, strict=True) if hit)
         return {sid for sid in ids if sid in self._counted}
+
+    async def acknowledged(self, ids: set[str] | list[str]) -> set[str]:
+        """Which of ``ids`` the consumers saw acknowledged by the broker (their seen-id marker exists in Redis:
+        it is written only after the broker's acknowledgement)."""
+        assert self.redis is not None
+        ids = list(ids)
+        found: set[str] = set()
+        prefix = f"{self.config.namespace}:ingest:seen:"
+        for start in range(0, len(ids), 2000):
+            chunk = ids[start:start + 2000]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for sid in chunk:
+                    pipe.exists(prefix + sid)
+                hits = await pipe.execute()
+            found.update(sid for sid, hit in zip(chunk, hits, strict=True) if hit)
+        return found
 
     async def wait_counted(self, ids: set[str], timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s

@@ -22,12 +22,12 @@ CI = {
 BENCH = {
     "broker_restart": Size(rate=20, stream_s=20, outage_s=15, faults=2),
     "broker_crash_unsynced": Size(rate=20, stream_s=20, outage_s=10, faults=2),
-    "redis_restart": Size(rate=20, stream_s=30, outage_s=10, feed_window=60),
+    "redis_restart": Size(rate=20, stream_s=60, outage_s=10, feed_window=120),
     "worker_crash": Size(rate=20, stream_s=20, faults=3, settle_s=240),
     "receiver_down": Size(rate=20, stream_s=20, outage_s=180, settle_s=300),
     "hostile_feeds": Size(rate=20, outage_s=120),
     "overload": Size(rate=600, burst=12000, feed_window=600, settle_s=600),
-    "soak": Size(rate=40, outage_s=1800, feed_window=200, settle_s=300),
+    "soak": Size(rate=40, outage_s=1800, feed_window=100, settle_s=300),
 }
 SCENARIOS = {
     "broker_restart": broker_restart,

@@ -107,6 +107,7 @@ def create_app(settings: Settings) -> faust.App:
                 metrics.ALERTS_EMITTED.labels(alert.status, alert.severity).inc()
                 futures.append(await alerts_topic.send(key=alert.fingerprint.encode(), value=encode(alert)))
             await asyncio.gather(*futures)
+            await runtime.alerts_sent(alerts)  # only now: a crash before this re-emits them (alerts.detector)
             metrics.MESSAGES_OUT.labels("aggregate").inc(len(alerts))
 
     @app.agent(alerts_topic, name="notify")

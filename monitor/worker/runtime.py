@@ -63,7 +63,7 @@ class WorkerRuntime:
             from alerts.rules import load_rules
 
             rules = load_rules(self.settings.rules_file)
-            self._detector = Detector(self.redis, self.store(), rules, self.settings.redis_namespace)
+            self._detector = Detector(self.redis, self.store(), rules, self.settings.redis_namespace, hand_off=True)
         return self._detector
 
     def notifier(self) -> Any:
@@ -84,6 +84,11 @@ class WorkerRuntime:
         if result.watermark is None:
             return []
         return await self.retry_redis(lambda: self.detector().evaluate(result.touched, result.watermark))
+
+    async def alerts_sent(self, alerts: list[Alert]) -> None:
+        """The alerts are in Kafka now: drop their hand-off records (see ``alerts.detector``)."""
+        if alerts:
+            await self.retry_redis(lambda: self.detector().handed_on(alerts))
 
     async def enqueue_notification(self, alert: Alert) -> None:
         await self.retry_redis(lambda: self.notifier().enqueue(alert))
