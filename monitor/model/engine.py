@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from monitor.model.labels import LabelMapError, LabelMaps
+from monitor.model.memory import MemoryTrimmer
 from monitor.model.modeldir import load_model_dir
 from monitor.text import clean_text
 
@@ -147,7 +148,7 @@ class Engine:
 
     def __init__(self, model_dir: str | Path, *, device: str = "auto", batch_size: int = 32, max_tokens: int = 64,
                  cpu_threads: int = 0, int8: bool = False, dtype: str = "auto",
-                 expected_labels: LabelMaps | None = None) -> None:
+                 expected_labels: LabelMaps | None = None, trim_interval_s: float = 1.0) -> None:
         if batch_size < 1 or max_tokens < 4:
             raise ValueError("batch_size must be >= 1 and max_tokens >= 4")
         loaded = load_model_dir(Path(model_dir), expected_labels)
@@ -177,6 +178,7 @@ class Engine:
                 model = quantize_int8(model)
                 self.int8 = True
         self.model = model.eval()
+        self.trimmer = MemoryTrimmer(trim_interval_s)  # see monitor.model.memory: bounded RSS in long runs
 
     @classmethod
     def from_settings(cls, settings: Any) -> Engine:
@@ -206,6 +208,7 @@ class Engine:
     def score(self, texts: Sequence[str]) -> list[ScoredText]:
         """Topic and sentiment of each text, in input order (an empty list gives an empty list)."""
         probs = self.probabilities(texts)
+        self.trimmer.maybe_trim()
         pos, neu, neg = self._sent_index
         topic_best = probs.topic.argmax(1) if len(texts) else []
         sent_best = probs.sentiment.argmax(1) if len(texts) else []
