@@ -14,6 +14,7 @@ BENCHES = [
     ["model_throughput.py"],
     ["pipeline_throughput.py"],
     ["feeds_poll.py"],
+    ["engine_memory.py", "--calls", "2000"],
 ]
 
 

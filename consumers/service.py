@@ -29,6 +29,7 @@ from consumers.produce import ProducerStopped, StoryProducer
 from consumers.registry import FeedConfig, Registry, load_registry
 from consumers.tickers import TickerLinker, Watchlist
 from consumers.validators import ValidatorStore
+from monitor.loop_metrics import watch_tasks
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class IngestService:
         if any(feed.kind == "sec-edgar" for feed in self.feeds) and "@" not in self.settings.user_agent:
             log.warning("SEC EDGAR asks for a contact e-mail in the User-Agent: set BEARWATCH_USER_AGENT")
         await self.producer.start()
+        watch_tasks("ingest")
         if serve_http:
             await self._serve_http()
         for feed in self.feeds:

@@ -124,9 +124,19 @@ def _worker(grid: Grid) -> list[dict[str, Any]]:
         [query("sum(increase(bearwatch_model_errors_total[1h]))", "model errors"),
          query("sum(increase(bearwatch_worker_redis_errors_total[1h]))", "Redis errors")],
         decimals=0, steps=thresholds((None, "green"), (1, "orange")))
+    memory = timeseries(
+        "Resident memory, by process",
+        "RSS of each Bearwatch process. After warm-up it should be flat; a steady climb is a leak to report "
+        "(bench/resilience's soak asserts < 10 % growth over 30 minutes).",
+        [query("max by (job) (process_resident_memory_bytes)", "{{job}}")], unit="bytes")
+    tasks = timeseries(
+        "Asyncio tasks, by service",
+        "Tasks alive in each service's event loop. It moves with feeds in flight and batches, but a count that "
+        "only ever rises is a task leak.",
+        [query("max by (service) (bearwatch_asyncio_tasks)", "{{service}}")], decimals=0)
     return [grid.place(flow, w=8, h=8), grid.place(lag, w=8, h=8), grid.place(batches, w=8, h=8),
             grid.place(latency, w=8, h=8), grid.place(dead, w=8, h=8), grid.place(windows, w=8, h=8),
-            grid.place(errors, w=6, h=5)]
+            grid.place(memory, w=9, h=8), grid.place(tasks, w=9, h=8), grid.place(errors, w=6, h=5)]
 
 
 def _delivery(grid: Grid) -> list[dict[str, Any]]:

@@ -98,6 +98,7 @@ async def test_service_polls_good_and_bad_feeds_into_kafka_and_reports_health(
     assert f'bearwatch_ingest_not_modified_total{{feed="top{unique}"}}' in metrics
     assert f'bearwatch_ingest_stories_produced_total{{feed="top{unique}"}} 10.0' in metrics
     assert f'bearwatch_ingest_feed_healthy{{feed="down{unique}"}} 0.0' in metrics
+    assert 'bearwatch_asyncio_tasks{service="ingest"}' in metrics
     assert "bearwatch_ingest_poll_duration_seconds_bucket" in metrics
     store = HealthStore(redis_client, settings.redis_namespace)
     down = await store.load(f"down{unique}")

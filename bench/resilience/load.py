@@ -127,10 +127,22 @@ async def _wait_lag_zero(h: Harness, timeout_s: float) -> bool:
 # --- 7. soak -----------------------------------------------------------------------------------------------
 
 
+async def _count_tasks_until(h: Harness, warm: float, end: float, every_s: float = 15.0) -> dict[str, list[float]]:
+    """``bearwatch_asyncio_tasks`` of ingest and worker every ``every_s`` from ``warm`` until ``end``."""
+    counts: dict[str, list[float]] = {"ingest": [], "worker": []}
+    while (now := time.monotonic()) < end:
+        if now >= warm:
+            for service, url in (("ingest", h.ingest_url), ("worker", h.worker_url)):
+                for _, value in await metric_values(f"{url}/metrics", "bearwatch_asyncio_tasks"):
+                    counts[service].append(value)
+        await asyncio.sleep(min(every_s, max(0.0, end - time.monotonic())))
+    return counts
+
+
 async def soak(workdir: Path, size: Size, max_growth: float = 0.10) -> ScenarioResult:
     """``outage_s`` seconds at ``rate`` (half the measured capacity): after warm-up the RSS of the consumers and
-    the worker grows less than 10 %, and their descriptors and threads stay flat. The broker and Valkey hold
-    the data itself (memory storage), so their growth is reported, not asserted."""
+    the worker grows less than 10 %, and their descriptors, threads and asyncio tasks stay flat. The broker and
+    Valkey hold the data itself (memory storage), so their growth is reported, not asserted."""
     began = time.monotonic()
     async with Harness(HarnessConfig(workdir, feed_window=size.feed_window)) as h:
         await ready(h, "soak")
@@ -138,9 +150,19 @@ async def soak(workdir: Path, size: Size, max_growth: float = 0.10) -> ScenarioR
         h.sampler.interval_s = 5.0
         start = h.mark(f"soak at {size.rate:.0f} stories/s for {size.outage_s:.0f} s")
         await h.set_rate(size.rate)
-        await asyncio.sleep(size.outage_s)
         warm = start + max(60.0, size.outage_s / 5)
+        tasks = await _count_tasks_until(h, warm, start + size.outage_s)
         result = await finish("7 soak", h, began, size)
+        for service, counts in tasks.items():
+            if len(counts) < 4:
+                result.failures.append(f"{service}: too few asyncio task counts after warm-up")
+                continue
+            third = max(1, len(counts) // 3)
+            early, late = max(counts[:third]), max(counts[-third:])
+            summary = (f"{service}: asyncio tasks {min(counts):.0f}-{max(counts):.0f} "
+                       f"(max early {early:.0f}, late {late:.0f})")
+            result.require(late <= early + 5, f"{summary}: the task count keeps rising")
+            result.notes.append(summary)
         for name in ("ingest", "worker", "kafka", "redis"):
             series = [s for s in h.sampler.series(name) if warm <= s.at <= start + size.outage_s]
             if len(series) < 4:

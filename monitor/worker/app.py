@@ -19,6 +19,7 @@ import faust
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from monitor.loop_metrics import watch_tasks
 from monitor.schemas import Alert, SchemaError, ScoredStory, decode, encode
 from monitor.settings import Settings
 from monitor.web import install_web
@@ -137,6 +138,7 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.task
     async def start_delivery() -> None:
+        watch_tasks("worker")
         await runtime.run_delivery()
 
     @app.page("/metrics")
