@@ -2,7 +2,8 @@
 
 The overload scenario runs before the soak so the soak can run at half the capacity it measured. Options:
 ``--only broker_restart,soak``, ``--preset ci`` (the short sizes of the CI suite), ``--soak-s 300`` (shorter
-soak), ``--workdir DIR`` (logs and data of each run stay there for a post-mortem). Exit status 1 if any FAIL.
+soak), ``--workdir DIR`` (logs and data of each run stay there for a post-mortem), ``--out FILE`` (where the
+table is also written; default bench/results/resilience.txt). Exit status 1 if any FAIL.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--preset", choices=("bench", "ci"), default="bench")
     parser.add_argument("--soak-s", type=float, default=None, help="soak duration in seconds (bench: 1800)")
     parser.add_argument("--workdir", type=Path, default=None, help="where each run keeps its logs and data")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "resilience.txt",
+                        help="also write the table here")
     return parser.parse_args(argv)
 
 
@@ -57,6 +60,8 @@ async def run(args: argparse.Namespace) -> list[ScenarioResult]:
         capacity = result.measured.get("capacity", capacity)
         results.append(result)
         print(result.line(), flush=True)
+        for failure in result.failures:
+            print(f"  FAIL {failure}", flush=True)
     return results
 
 
@@ -66,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("bench.resilience").setLevel(logging.INFO)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a broker outage is the point of scenario 1
     results = asyncio.run(run(args))
-    print("\n" + table(results))
+    report = table(results)
+    print("\n" + report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(f"# python -m bench.resilience {' '.join(sys.argv[1:] if argv is None else argv)}\n"
+                        f"# finished {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n{report}\n", encoding="utf-8")
     return 0 if all(result.passed for result in results) else 1
 
 

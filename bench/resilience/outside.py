@@ -45,6 +45,7 @@ class Feed:
     window: int
     items: list[NewsItem] = field(default_factory=list)
     served: dict[str, float] = field(default_factory=dict)  # story id -> monotonic time first served
+    last_served: dict[str, float] = field(default_factory=dict)  # story id -> monotonic time last served
 
     def body(self) -> bytes:
         return rss_document(self.items[-self.window:], f"{self.source} {self.name}")
@@ -91,6 +92,7 @@ class Publisher(FeedServer):
             now = time.monotonic()
             for item in feed.on_feed():
                 feed.served.setdefault(item.id, now)
+                feed.last_served[item.id] = now
         return response
 
     async def _trickle(self, request: web.Request, hit: Hit) -> web.StreamResponse:
@@ -309,6 +311,10 @@ class OutsideWorld:
 
     def served(self) -> dict[str, float]:
         return {sid: at for _, feed in self._normal for sid, at in feed.served.items()}
+
+    def served_since(self, since: float) -> set[str]:
+        """Ids carried by a 200 answer at or after ``since`` (monotonic): what the consumers could fetch again."""
+        return {sid for _, feed in self._normal for sid, at in feed.last_served.items() if at >= since}
 
     def on_feeds(self) -> set[str]:
         """Ids a poll of every feed would return right now (the newest ``window`` items of each)."""

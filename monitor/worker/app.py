@@ -9,7 +9,6 @@ Delivery is at-least-once: a batch's outputs are awaited before its offsets can 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -24,6 +23,7 @@ from monitor.schemas import Alert, SchemaError, ScoredStory, decode, encode
 from monitor.settings import Settings
 from monitor.web import install_web
 from monitor.worker import metrics
+from monitor.worker.publish import Outgoing, publish_all
 from monitor.worker.runtime import WorkerRuntime
 from monitor.worker.scoring import DeadLetter, RawRecord
 
@@ -69,12 +69,10 @@ def create_app(settings: Settings) -> faust.App:
     alerts_topic = app.topic(topics.alerts, partitions=settings.topic_partitions)
     dead_topic = app.topic(topics.deadletter, partitions=settings.topic_partitions)
 
-    async def send_dead(dead: list[DeadLetter]) -> list[Any]:
-        futures = []
+    def dead_messages(dead: list[DeadLetter]) -> list[Outgoing]:
         for letter in dead:
             metrics.DEAD_LETTERS.labels(letter.reason.split(":")[0][:40]).inc()
-            futures.append(await dead_topic.send(key=letter.record.key, value=json.dumps(letter.to_json()).encode()))
-        return futures
+        return [Outgoing(dead_topic, letter.record.key, json.dumps(letter.to_json()).encode()) for letter in dead]
 
     @app.agent(raw_topic, name="score")
     async def score(stream: faust.StreamT) -> None:
@@ -84,10 +82,9 @@ def create_app(settings: Settings) -> faust.App:
             metrics.MESSAGES_IN.labels("score").inc(len(records))
             metrics.BATCH_SIZE.labels("score").observe(len(records))
             outcome = await scorer.score_records(records)
-            futures = await send_dead(outcome.dead)
-            for story in outcome.scored:
-                futures.append(await scored_topic.send(key=story.id.encode(), value=encode(story)))
-            await asyncio.gather(*futures)  # delivered before these offsets may be committed
+            messages = dead_messages(outcome.dead)
+            messages += [Outgoing(scored_topic, story.id.encode(), encode(story)) for story in outcome.scored]
+            await publish_all(messages, "scored")  # delivered before these offsets may be committed
             metrics.MESSAGES_OUT.labels("score").inc(len(outcome.scored))
 
     @app.agent(scored_topic, name="aggregate")
@@ -102,12 +99,12 @@ def create_app(settings: Settings) -> faust.App:
                     stories.append(decode(ScoredStory, record.value or b""))
                 except SchemaError as exc:
                     dead.append(DeadLetter(record, str(exc)))
-            futures = await send_dead(dead)
             alerts = await runtime.aggregate(stories)
+            messages = dead_messages(dead)
             for alert in alerts:
                 metrics.ALERTS_EMITTED.labels(alert.status, alert.severity).inc()
-                futures.append(await alerts_topic.send(key=alert.fingerprint.encode(), value=encode(alert)))
-            await asyncio.gather(*futures)
+                messages.append(Outgoing(alerts_topic, alert.fingerprint.encode(), encode(alert)))
+            await publish_all(messages, "alerts")
             await runtime.alerts_sent(alerts)  # only now: a crash before this re-emits them (alerts.detector)
             metrics.MESSAGES_OUT.labels("aggregate").inc(len(alerts))
 
@@ -119,7 +116,7 @@ def create_app(settings: Settings) -> faust.App:
             try:
                 alert = decode(Alert, record.value or b"")
             except SchemaError as exc:
-                await asyncio.gather(*await send_dead([DeadLetter(record, str(exc))]))
+                await publish_all(dead_messages([DeadLetter(record, str(exc))]), "deadletter")
                 continue
             await runtime.enqueue_notification(alert)
             metrics.MESSAGES_OUT.labels("notify").inc()

@@ -20,6 +20,8 @@ WINDOW_UPDATES = Counter("bearwatch_windows_updates_total", "Window updates by o
 ALERTS_EMITTED = Counter("bearwatch_alerts_emitted_total", "Alert state changes produced", ["status", "severity"])
 CONSUMER_LAG = Gauge("bearwatch_kafka_consumer_lag_messages", "Offset lag per topic partition",
                      ["topic", "partition"])
+PUBLISH_RETRIES = Counter("bearwatch_worker_publish_retries_total",
+                          "Micro-batch outputs sent again after a broker error, by what was sent", ["what"])
 REDIS_ERRORS = Counter("bearwatch_worker_redis_errors_total", "Redis calls that failed and were retried")
 
 # Pre-initialised so dashboards show 0 instead of "No data" before the first alert.
