@@ -151,17 +151,17 @@ async def close_books(h: Harness, *, oracle: bool = True) -> Books:
 
 
 async def _check_windows(store: WindowStore, stories: list[ScoredStory], variants: dict[str, list[ScoredStory]],
-                         books: Books, max_combinations: int = 4096) -> None:
+                         books: Books, max_combinations: int = 200_000) -> None:
     """Window counts against the scored stories. A story scored twice with different labels (a near-tie read
     differently in another micro-batch) may have been counted as either copy: the books balance if one choice
-    per such story explains the counts exactly."""
+    per such story explains the counts exactly. Stories whose copies differ in the same way are interchangeable,
+    so only *how many* of them were counted as their second copy matters (see :func:`_choice_groups`)."""
     first = min(s.published_at for s in stories)
     last = max(s.published_at for s in stories)
     at = store.align(last) + timedelta(days=1)
     span = at - store.align(first) + timedelta(days=1)
     ambiguous = [options for options in variants.values() if len(options) > 1]
-    settled = [options[0] for options in variants.values() if len(options) == 1]
-    base = expected_counts(settled)
+    base = expected_counts([options[0] for options in variants.values()])
     keys = sorted({(scope, key) for options in variants.values() for scope, key, _ in expected_counts(options)})
     total = await store.window("market", "all", span, at=at, samples=False)
     books.window_total, books.late = total.count, total.late
@@ -171,15 +171,43 @@ async def _check_windows(store: WindowStore, stories: list[ScoredStory], variant
     for (scope, key), got in zip(keys, stats, strict=True):
         for name in ("count", "negative", "neutral", "positive"):
             have[(scope, key, name)] = getattr(got, name)
-    choices = list(itertools.islice(itertools.product(*ambiguous), max_combinations))
-    for choice in choices:
-        want = base + expected_counts(choice)
+    groups = _choice_groups(ambiguous)
+    for choice in itertools.islice(itertools.product(*(range(len(g)) for g in groups)), max_combinations):
+        want = Counter(base)
+        for group, index in zip(groups, choice, strict=True):
+            for k, v in group[index]:
+                want[k] += v
         if all(have[k] == want.get(k, 0) for k in have):
             return
-    want = base + expected_counts(choices[0] if choices else ())
-    books.key_mismatches = [f"{scope}:{key}:{name} {value} != {want.get((scope, key, name), 0)}"
+    books.key_mismatches = [f"{scope}:{key}:{name} {value} != {base.get((scope, key, name), 0)}"
                             for (scope, key, name), value in sorted(have.items())
-                            if value != want.get((scope, key, name), 0)]
+                            if value != base.get((scope, key, name), 0)]
+
+
+Delta = tuple[tuple[tuple[str, str, str], int], ...]
+
+
+def _delta(option: ScoredStory, first: ScoredStory) -> Delta:
+    """How the counts change if ``option`` was counted instead of ``first``."""
+    diff = Counter(expected_counts([option]))
+    diff.subtract(expected_counts([first]))
+    return tuple(sorted((k, v) for k, v in diff.items() if v))
+
+
+def _choice_groups(ambiguous: list[list[ScoredStory]]) -> list[list[Delta]]:
+    """The choices to search, as lists of alternative count changes. Two-copy stories with the same change are
+    pooled: n of them give n + 1 alternatives (0..n counted as the second copy) instead of 2**n."""
+    pooled: Counter = Counter()
+    groups: list[list[Delta]] = []
+    for options in ambiguous:
+        deltas = [_delta(option, options[0]) for option in options[1:]]
+        if len(deltas) == 1:
+            pooled[deltas[0]] += 1
+        else:
+            groups.append([(), *deltas])
+    for delta, n in pooled.items():
+        groups.append([tuple((k, v * j) for k, v in delta) for j in range(n + 1)])
+    return groups
 
 
 def _check_deliveries(requests: list, decided: dict[str, object], books: Books) -> None:

@@ -1,0 +1,37 @@
+"""The resilience books' window check with near-tie stories (scored twice, labelled differently): which copy
+was counted must be found without trying 2**n combinations."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import timedelta
+
+from bench.resilience.books import _choice_groups, expected_counts
+from tests.windows_fixtures import scored
+
+
+def _explained(have: Counter, base: Counter, groups: list) -> bool:
+    for choice in itertools.product(*(range(len(g)) for g in groups)):
+        want = Counter(base)
+        for group, index in zip(groups, choice, strict=True):
+            for key, value in group[index]:
+                want[key] += value
+        if all(have[k] == want.get(k, 0) for k in set(have) | set(want)):
+            return True
+    return False
+
+
+def test_forty_interchangeable_near_ties_pool_into_one_group_and_the_counted_mix_is_found() -> None:
+    pairs = [[scored(f"s{i}", timedelta(minutes=i), topic="Analyst Update"),
+              scored(f"s{i}", timedelta(minutes=i), topic="Company | Product News")] for i in range(40)]
+    odd = [scored("x", timedelta(0), "negative"), scored("x", timedelta(0), "neutral"),
+           scored("x", timedelta(0), "positive")]
+    groups = _choice_groups([*pairs, odd])
+    assert sorted(len(g) for g in groups) == [3, 41]  # not 2**40 * 3 combinations
+    counted = [p[1] if i < 17 else p[0] for i, p in enumerate(pairs)] + [odd[2]]  # 17 counted as the 2nd copy
+    base = expected_counts([p[0] for p in pairs] + [odd[0]])
+    assert _explained(expected_counts(counted), base, groups)
+    one_too_many = expected_counts(counted)
+    one_too_many[("topic", "Analyst Update", "count")] += 1
+    assert not _explained(one_too_many, base, groups)
