@@ -7,7 +7,7 @@ import itertools
 from collections import Counter
 from datetime import timedelta
 
-from bench.resilience.books import _choice_groups, expected_counts
+from bench.resilience.books import _choice_groups, _explainable, expected_counts
 from tests.windows_fixtures import scored
 
 
@@ -32,6 +32,25 @@ def test_forty_interchangeable_near_ties_pool_into_one_group_and_the_counted_mix
     counted = [p[1] if i < 17 else p[0] for i, p in enumerate(pairs)] + [odd[2]]  # 17 counted as the 2nd copy
     base = expected_counts([p[0] for p in pairs] + [odd[0]])
     assert _explained(expected_counts(counted), base, groups)
+    assert _explainable(expected_counts(counted), base, groups)
     one_too_many = expected_counts(counted)
     one_too_many[("topic", "Analyst Update", "count")] += 1
     assert not _explained(one_too_many, base, groups)
+    assert not _explainable(one_too_many, base, groups)
+
+
+def test_many_near_ties_on_different_keys_are_explained_quickly() -> None:
+    """Thirty stories whose copies differ in sentiment *and* topic, each on its own ticker (nothing pools):
+    2**30 combinations, decided by the pruned search."""
+    pairs = [[scored(f"t{i}", timedelta(minutes=i), "neutral", tickers=(f"T{i}",), topic="Analyst Update"),
+              scored(f"t{i}", timedelta(minutes=i), "negative", tickers=(f"T{i}",), topic="Company | Product News")]
+             for i in range(30)]
+    groups = _choice_groups(pairs)
+    assert len(groups) == 30
+    counted = [p[i % 3 == 0] for i, p in enumerate(pairs)]
+    base = expected_counts([p[0] for p in pairs])
+    assert _explainable(expected_counts(counted), base, groups)
+    wrong = expected_counts(counted)
+    wrong[("ticker", "T4", "negative")] += 1
+    wrong[("ticker", "T4", "neutral")] -= 1
+    assert not _explainable(wrong, base, groups)

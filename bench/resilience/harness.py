@@ -59,6 +59,7 @@ class Harness:
         self.timeline: list[tuple[float, str]] = []
         self.redis: aioredis.Redis | None = None
         self.taps: dict[str, TopicTap] = {}
+        self.last_outbox: set[str] = set()  # notifications in the outbox when Valkey was last stopped
         self.sampler: Sampler | None = None
         self.worker_port = free_port()
         self.ingest_port = free_port()
@@ -180,6 +181,11 @@ class Harness:
     async def stop_server(self, name: str) -> float:
         """Stop the embedded broker ('kafka') or Valkey ('redis'); its memory is gone."""
         server = self.stack.servers[name]
+        if name == "redis":
+            # Freeze writes, then note what the outbox holds: exactly what dies with Valkey's memory.
+            assert self.redis is not None
+            await self.redis.execute_command("CLIENT", "PAUSE", "10000", "WRITE")
+            self.last_outbox = await self.outbox_notifications()
         await asyncio.to_thread(server.stop)
         await asyncio.to_thread(wait_until, lambda: not port_open("127.0.0.1", server.port), 10, f"{name} down")
         if name == "redis":
@@ -322,6 +328,15 @@ class Harness:
                 return True
             await asyncio.sleep(0.5)
         return False
+
+    async def outbox_notifications(self) -> set[str]:
+        """Identities of the notifications queued (or in flight) in the receiver's outbox stream right now."""
+        assert self.redis is not None
+        from alerts.delivery.outbox import Entry
+        from bench.resilience.taps import notification_identity
+
+        rows = await self.redis.xrange(f"{self.config.namespace}:a:out:{CHANNEL}")
+        return {notification_identity(Entry.from_fields(entry_id, fields).alert) for entry_id, fields in rows}
 
     async def outbox_left(self) -> int:
         assert self.redis is not None
