@@ -136,7 +136,9 @@ async def main_async(args: argparse.Namespace) -> dict:
         n_latency = 64 + int(e2e * 0.5 * args.latency_seconds)
         console.print(f"latency at {e2e * 0.5:.0f} stories/s for {args.latency_seconds} s…")
         after_e2e = T0 + timedelta(seconds=len(texts) + 60)  # event time continues where the e2e phase ended
-        lat = await latency(settings, store, stories_from_texts(texts[:n_latency], "lat", after_e2e),
+        # Cycle the texts: the phase must really last --latency-seconds (n_latency can exceed --stories).
+        lat_texts = [texts[i % len(texts)] for i in range(n_latency)]
+        lat = await latency(settings, store, stories_from_texts(lat_texts, "lat", after_e2e),
                             e2e * 0.5, var / "worker-latency.log")
         await redis.aclose()
     ms = np.asarray(lat) * 1000
