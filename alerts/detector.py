@@ -105,9 +105,10 @@ class Detector:
         first, self._recovered_once = not self._recovered_once, True
         cutoff = int(time.time() * 1000) - self.recover_after_ms
         orphans = [d for d in await self.state.decisions() if first or d.decided_ms <= cutoff]
+        rules = {rule.name: (order, rule) for order, rule in enumerate(self.rules)}
         found = []
         for decision in orphans:
-            rebuilt = await self._rebuild(decision)
+            rebuilt = await self._rebuild(decision, rules)
             if rebuilt is None:
                 await self.state.handed_on([decision.field])
                 continue
@@ -117,11 +118,11 @@ class Detector:
                         rebuilt[3].rule, rebuilt[3].key)
         return found
 
-    async def _rebuild(self, decision: Decision) -> tuple[int, int, str, Alert] | None:
+    async def _rebuild(
+        self, decision: Decision, rules: dict[str, tuple[int, Rule]]
+    ) -> tuple[int, int, str, Alert] | None:
         """The alert of ``decision``, from its state hash (rule, key) and the windows at its boundary."""
-        state = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
-                 for k, v in (await self.state.redis.hgetall(self.state.state_key(decision.fingerprint))).items()}
-        rules = {rule.name: (order, rule) for order, rule in enumerate(self.rules)}
+        state = await self.state.state_of(decision.fingerprint)
         if state.get("rule") not in rules:
             log.warning("dropping undelivered decision %s: its rule is gone or its state expired", decision.field)
             return None

@@ -128,6 +128,10 @@ class AlertState:
             client=pipe,
         )
 
+    async def state_of(self, fingerprint: str) -> dict[str, str]:
+        """The state hash of ``fingerprint`` (rule, scope, key, state, ...), empty once expired."""
+        return {_text(k): _text(v) for k, v in (await self.redis.hgetall(self.state_key(fingerprint))).items()}
+
     async def decisions(self) -> list[Decision]:
         """Every decision recorded and not yet handed on, oldest boundary first."""
         found = []
@@ -139,7 +143,7 @@ class AlertState:
         return sorted(found, key=lambda d: (d.boundary_ms, d.field))
 
     async def handed_on(self, fields: list[str]) -> None:
-        """Forget decisions whose alerts are now durably elsewhere (sent to Kafka, or returned by a backtest)."""
+        """Forget decisions whose alerts are now durably elsewhere (sent to Kafka and acknowledged)."""
         if fields:
             await self.redis.hdel(self.handoff_key, *fields)
 

@@ -34,11 +34,13 @@ from bench.resilience.newsroom import Newsroom, default_t0
 from bench.resilience.outside import OutsideWorld
 from bench.resilience.probes import Sampler, get_json
 from bench.resilience.taps import TopicTap, alert_identity, scored_identity, story_identity
+from consumers.dedup import Deduplicator
 from monitor.kafka import ensure_topics
 from monitor.services import Service, service_command
 from monitor.settings import Settings, TopicNames, load_settings
 from monitor.stack import EmbeddedStack
 from monitor.stack.process import free_port, port_open, wait_until
+from monitor.windows.layout import WindowKeys
 
 __all__ = ["CHANNEL", "Harness", "HarnessConfig"]
 
@@ -220,13 +222,13 @@ class Harness:
         """Which of ``ids`` the worker counted (its window idempotency marker exists in Redis)."""
         assert self.redis is not None
         todo = [sid for sid in ids if sid not in self._counted]
-        prefix = f"{self.config.namespace}:w:seen:"
+        marker = WindowKeys(self.config.namespace).seen
         for start in range(0, len(todo), 2000):
             chunk = todo[start:start + 2000]
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for sid in chunk:
-                        pipe.exists(prefix + sid)
+                        pipe.exists(marker(sid))
                     found = await pipe.execute()
             except (RedisError, OSError):
                 return {sid for sid in ids if sid in self._counted}
@@ -237,17 +239,7 @@ class Harness:
         """Which of ``ids`` the consumers saw acknowledged by the broker (their seen-id marker exists in Redis:
         it is written only after the broker's acknowledgement)."""
         assert self.redis is not None
-        ids = list(ids)
-        found: set[str] = set()
-        prefix = f"{self.config.namespace}:ingest:seen:"
-        for start in range(0, len(ids), 2000):
-            chunk = ids[start:start + 2000]
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for sid in chunk:
-                    pipe.exists(prefix + sid)
-                hits = await pipe.execute()
-            found.update(sid for sid, hit in zip(chunk, hits, strict=True) if hit)
-        return found
+        return await Deduplicator(self.redis, self.config.namespace).seen(list(ids))
 
     async def wait_counted(self, ids: set[str], timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s

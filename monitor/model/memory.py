@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
 import time
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 
 def _load_trim() -> Any:
