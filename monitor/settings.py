@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     kafka_url: str | None = Field(default=None, description="bootstrap servers, e.g. localhost:9092")
     redis_url: str | None = Field(default=None, description="e.g. redis://localhost:6379/0")
     var_dir: Path = Field(default=Path("var"), description="data and logs of the embedded stack")
+    embedded_redis_persist: bool = Field(
+        default=True, description="embedded Valkey keeps an append-only file under var_dir/valkey (fsync every "
+        "second), so windows, seen ids and the alert outbox survive a restart; false = memory only")
     topics: TopicNames = TopicNames()
     topic_partitions: int = Field(default=4, ge=1, le=256)
     topic_replication: int = Field(default=1, ge=1, le=5)

@@ -2,6 +2,15 @@
 
 Used by ``bearwatch up`` when no ``BEARWATCH_KAFKA_URL`` / ``BEARWATCH_REDIS_URL`` is set, and by the test
 suite's session fixture, so the tests exercise the same launcher the product uses.
+
+What survives a restart: with ``persist_redis`` (``bearwatch up`` sets it from
+``BEARWATCH_EMBEDDED_REDIS_PERSIST``, on by default) Valkey keeps an append-only file under
+``var_dir/valkey/appendonlydir`` with an fsync every second, as ``docker-compose.yml`` runs Redis, so the windows,
+seen ids, validators, alert lifecycle and the outbox are reloaded by the next start in the same folder. It is off
+by default *in this class* because every other caller (replay, backtest, benches, the test session) wants a
+throwaway server, and some of them reuse a folder between runs. Tansu has no local durable storage in this build
+(it refuses ``sqlite://``, ``postgres://`` without a server and ``file://``; see docs/resilience.md): it keeps
+everything in memory.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from pathlib import Path
 import redis
 
 from monitor.stack.binaries import tansu_binary, valkey_binary
+from monitor.stack.datadir import DataDirBusy, DataDirLock
 from monitor.stack.process import free_port, port_open, spawn, stop, wait_until
 
 HOST = "127.0.0.1"
@@ -44,14 +54,23 @@ class EmbeddedServer:
 
 @dataclass
 class EmbeddedStack:
-    """Tansu + Valkey under ``var_dir``; ``kafka``/``redis`` say which to start (False = configured elsewhere)."""
+    """Tansu + Valkey under ``var_dir``; ``kafka``/``redis`` say which to start (False = configured elsewhere);
+    ``persist_redis`` gives Valkey an append-only file in ``var_dir/valkey`` (see the module docstring)."""
 
     var_dir: Path
     kafka: bool = True
     redis: bool = True
+    persist_redis: bool = False
     start_timeout_s: float = 20.0
+    load_timeout_s: float = 600.0  # a persisted Valkey answers LOADING while it reads its file: bounded, generous
     servers: dict[str, EmbeddedServer] = field(default_factory=dict)
     startup_seconds: float = 0.0
+    _lock: DataDirLock | None = field(default=None, init=False, repr=False)
+
+    @property
+    def redis_dir(self) -> Path:
+        """Valkey's working folder (its ``appendonlydir`` when persisting)."""
+        return (self.var_dir / "valkey").resolve()
 
     @property
     def kafka_url(self) -> str:
@@ -97,8 +116,16 @@ class EmbeddedStack:
 
     def _start_redis(self, logs: Path, port: int | None = None) -> None:
         port = port or free_port(HOST)
-        data = self.var_dir / "valkey"
+        data = self.redis_dir
         data.mkdir(parents=True, exist_ok=True)
+        if self.persist_redis:
+            try:
+                self._lock = DataDirLock(data).acquire()
+            except DataDirBusy as exc:
+                raise StackError(f"embedded redis: {exc}") from None
+            durability = ["--appendonly", "yes", "--appendfsync", "everysec"]
+        else:
+            durability = ["--appendonly", "no"]
         server = EmbeddedServer(
             "redis",
             port,
@@ -107,9 +134,9 @@ class EmbeddedStack:
                 str(valkey_binary()),
                 "--port", str(port),
                 "--bind", HOST,
-                "--dir", str(data.resolve()),
-                "--save", "",
-                "--appendonly", "no",
+                "--dir", str(data),
+                "--save", "",  # no RDB snapshots: the AOF (when on) is the one copy, compacted by AOF rewrites
+                *durability,
                 "--daemonize", "no",
                 "--protected-mode", "yes",
             ],
@@ -119,14 +146,40 @@ class EmbeddedStack:
     def _launch(self, server: EmbeddedServer) -> None:
         self.servers[server.name] = server
         server.start()
-        ready = self._redis_ready if server.name == "redis" else (lambda: port_open(HOST, server.port))
         try:
-            wait_until(lambda: not server.running() or ready(), self.start_timeout_s, server.name)
+            self.wait_ready(server.name, stop_if_exited=True)
         except TimeoutError as exc:
             where = f"{HOST}:{server.port}"
             raise StackError(f"embedded {server.name} did not answer on {where}; see {server.log_path}") from exc
         if not server.running():
             raise StackError(f"embedded {server.name} exited at start; see {server.log_path}")
+
+    def wait_ready(self, name: str, *, stop_if_exited: bool = False) -> None:
+        """Until the server answers (Valkey: PING). While a persisted Valkey reports LOADING, its file is being
+        read, so the wait goes on up to ``load_timeout_s`` instead of ``start_timeout_s``. TimeoutError if not."""
+        server = self.servers[name]
+        loading = [False]
+
+        def ready() -> bool:
+            if stop_if_exited and not server.running():
+                return True
+            if name != "redis":
+                return port_open(HOST, server.port)
+            try:
+                with redis.Redis(host=HOST, port=server.port, socket_timeout=0.5) as client:
+                    return bool(client.ping())
+            except redis.BusyLoadingError:
+                loading[0] = True
+                return False
+            except redis.RedisError:
+                return False
+
+        try:
+            wait_until(ready, self.start_timeout_s, name)
+        except TimeoutError:
+            if not loading[0]:
+                raise
+            wait_until(ready, self.load_timeout_s, f"{name} (loading {self.redis_dir / 'appendonlydir'})")
 
     def _redis_ready(self) -> bool:
         try:
@@ -135,17 +188,20 @@ class EmbeddedStack:
             return False
 
     def restart(self, name: str) -> None:
-        """Stop one server and start it again on the same port (fault-injection tests use this)."""
+        """Stop one server and start it again on the same port (fault-injection tests use this). A persisted
+        Valkey reloads its append-only file; the data-folder lock stays held throughout."""
         server = self.servers[name]
         server.stop()
         wait_until(lambda: not port_open(HOST, server.port), 10, f"{name} port release")
         server.start()
-        ready = self._redis_ready if name == "redis" else (lambda: port_open(HOST, server.port))
-        wait_until(ready, self.start_timeout_s, name)
+        self.wait_ready(name)
 
     def stop(self) -> None:
         for server in reversed(list(self.servers.values())):
             server.stop()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> EmbeddedStack:
         return self.start()
