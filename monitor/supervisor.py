@@ -25,6 +25,7 @@ from monitor.services import Service, available_services, service_command, servi
 from monitor.settings import Settings
 from monitor.stack import EmbeddedStack, StackError
 from monitor.stack.binaries import MissingBinaryError
+from monitor.stack.durability import EMBEDDED_BROKER_LIMIT, embedded_redis_durability
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 def run_up(settings: Settings, config: Path | None) -> int:
     """Run until SIGINT/SIGTERM; return the process exit code."""
     began = time.monotonic()
-    stack = EmbeddedStack(settings.var_dir, kafka=settings.kafka_url is None, redis=settings.redis_url is None)
+    stack = EmbeddedStack(settings.var_dir, kafka=settings.kafka_url is None, redis=settings.redis_url is None,
+                          persist_redis=settings.embedded_redis_persist)
     try:
         stack.start()
     except (StackError, MissingBinaryError, TimeoutError) as exc:
@@ -142,12 +144,16 @@ def _print_banner(settings: Settings, stack: EmbeddedStack, kafka_url: str, redi
     table.add_column("part")
     table.add_column("where")
     embedded = set(stack.servers)
-    table.add_row("Kafka" + (" (embedded Tansu)" if "kafka" in embedded else ""), kafka_url)
+    table.add_row("Kafka" + (" (embedded Tansu, in memory)" if "kafka" in embedded else ""), kafka_url)
     table.add_row("Redis" + (" (embedded Valkey)" if "redis" in embedded else ""), redis_url)
+    if "redis" in embedded:
+        table.add_row("Redis data", embedded_redis_durability(stack))
     for service in services:
         table.add_row(f"service {service.name}", f"pid {service.state()['pid']}, log {service.log_path}")
     table.add_row("health", f"http://{settings.http_host}:{settings.http_port}/health")
     if any(service.name == "worker" for service in services):
         table.add_row("status page", f"http://{settings.http_host}:{settings.worker_port}/")
     console.print(table)
+    if "kafka" in embedded:
+        console.print(f"[yellow]note:[/] {EMBEDDED_BROKER_LIMIT}")
     console.print("Press Ctrl-C to stop everything.")

@@ -1,0 +1,37 @@
+"""What the embedded servers keep across a restart, in words ``bearwatch up`` and ``bearwatch doctor`` print.
+
+One place for these sentences so the banner, the doctor and docs/resilience.md say the same thing: the embedded
+Valkey can keep its data (append-only file), the embedded Tansu cannot (this build has no local durable storage),
+and the fix for the broker is a real Kafka.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+EMBEDDED_BROKER_LIMIT = (
+    "the embedded Tansu broker keeps messages in memory only: if it crashes or restarts, stories it had "
+    "acknowledged but the worker had not read yet (and alerts not yet queued for delivery) are lost. For a durable "
+    "broker run `docker compose up` (Apache Kafka) or set BEARWATCH_KAFKA_URL to your Kafka."
+)
+
+
+class _Stack(Protocol):
+    persist_redis: bool
+
+    @property
+    def redis_dir(self) -> Path: ...
+
+
+def redis_durability(persist: bool, folder: Path) -> str:
+    """One line: where the embedded Valkey's data lives and what a restart keeps."""
+    if persist:
+        return (f"append-only file in {folder / 'appendonlydir'} (fsync every second): windows, seen ids and the "
+                "alert outbox survive a restart; a crash loses at most the last second")
+    return ("memory only (BEARWATCH_EMBEDDED_REDIS_PERSIST=false): windows, seen ids and queued alerts are lost "
+            "when it stops")
+
+
+def embedded_redis_durability(stack: _Stack) -> str:
+    return redis_durability(stack.persist_redis, stack.redis_dir)
