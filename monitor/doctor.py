@@ -21,6 +21,7 @@ from monitor.cli_support import console
 from monitor.kafka import KafkaUnavailable, check_kafka
 from monitor.settings import Settings, SettingsError, load_settings
 from monitor.stack.binaries import MissingBinaryError, tansu_binary, valkey_binary
+from monitor.stack.durability import EMBEDDED_BROKER_LIMIT, redis_durability
 
 
 @dataclass
@@ -54,7 +55,7 @@ async def _check_all(settings: Settings) -> list[Finding]:
 async def _kafka(settings: Settings) -> Finding:
     if settings.kafka_url is None:
         try:
-            return Finding("kafka", True, f"embedded Tansu will start ({tansu_binary()})")
+            return Finding("kafka", True, f"embedded Tansu will start ({tansu_binary()}); {EMBEDDED_BROKER_LIMIT}")
         except MissingBinaryError as exc:
             return Finding("kafka", False, str(exc))
     try:
@@ -71,13 +72,17 @@ async def _kafka(settings: Settings) -> Finding:
 async def _redis(settings: Settings) -> Finding:
     if settings.redis_url is None:
         try:
-            return Finding("redis", True, f"embedded Valkey will start ({valkey_binary()})")
+            data = redis_durability(settings.embedded_redis_persist, (settings.var_dir / "valkey").resolve())
+            return Finding("redis", True, f"embedded Valkey will start ({valkey_binary()}); data: {data}")
         except MissingBinaryError as exc:
             return Finding("redis", False, str(exc))
     client = aioredis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3)
     try:
         info = await client.info("server")
-        return Finding("redis", True, f"{settings.redis_url}: version {info.get('redis_version', '?')}")
+        persistence = await client.info("persistence")
+        kept = ("AOF on" if persistence.get("aof_enabled") else "AOF off: windows and queued alerts live in memory "
+                "until the next RDB snapshot; run it with --appendonly yes (docker-compose.yml does)")
+        return Finding("redis", True, f"{settings.redis_url}: version {info.get('redis_version', '?')}; {kept}")
     except Exception as exc:  # noqa: BLE001
         return Finding("redis", False, f"{settings.redis_url} unreachable ({type(exc).__name__}): start Redis or "
                                        "fix BEARWATCH_REDIS_URL")
