@@ -139,6 +139,40 @@ def _worker(grid: Grid) -> list[dict[str, Any]]:
             grid.place(memory, w=9, h=8), grid.place(tasks, w=9, h=8), grid.place(errors, w=6, h=5)]
 
 
+def _latency(grid: Grid) -> list[dict[str, Any]]:
+    stages = timeseries(
+        "Produce → scored / windowed / decided, p50 and p99",
+        "Seconds from a story's produce to news.raw (its Kafka timestamp) until it is scored and in news.scored, "
+        "counted in the Redis windows, and evaluated by the detector with any alert handed on. Targets at half "
+        "capacity: decision p50 under 1 s, p99 under 2 s. A p99 that climbs for minutes means a backlog.",
+        [query(quantile(0.5, "bearwatch_pipeline_latency_seconds", "stage"), "{{stage}} p50"),
+         query(quantile(0.99, "bearwatch_pipeline_latency_seconds", "stage"), "{{stage}} p99")], unit="s")
+    loop = timeseries(
+        "Event-loop lag p99, by service",
+        "How late each service's event loop runs a probe that asks to wake every 100 ms. Anything that holds "
+        "the loop delays every heartbeat, commit and HTTP answer by as much; above 100 ms is worth a profile "
+        "(Faust logs 'Timer livelock' at a few seconds).",
+        [query(quantile(0.99, "bearwatch_event_loop_lag_seconds", "service"), "{{service}} p99"),
+         query(quantile(0.5, "bearwatch_event_loop_lag_seconds", "service"), "{{service}} p50")], unit="s")
+    capacity = timeseries(
+        "Live scoring rate and backlog",
+        "Stories scored per second (last minute, summed over workers) against the stories waiting in news.raw "
+        "and news.scored. A backlog that rises while the rate is flat at its ceiling means the news outruns "
+        "the workers: it drains once the rate is above the inflow.",
+        [query("sum(bearwatch_worker_scoring_rate_stories_per_second)", "scored / s"),
+         query("sum(bearwatch_worker_backlog_stories)", "backlog (stories)")],
+        overrides=[{"matcher": {"id": "byName", "options": "backlog (stories)"},
+                    "properties": [{"id": "custom.axisPlacement", "value": "right"}]}])
+    behind = stat(
+        "Worker behind by",
+        "0 when every worker is caught up; else the age of the stories the slowest worker decides now. Above "
+        "5 s the worker's /health and the status page say it is behind, with the queue and the time to drain.",
+        [query("max(bearwatch_worker_behind_seconds)", "behind")], unit="s",
+        steps=thresholds((None, "green"), (5, "orange"), (60, "red")))
+    return [grid.place(stages, w=9, h=8), grid.place(loop, w=6, h=8), grid.place(capacity, w=6, h=8),
+            grid.place(behind, w=3, h=8)]
+
+
 def _delivery(grid: Grid) -> list[dict[str, Any]]:
     attempts = timeseries(
         "Webhook delivery attempts per minute, by channel and outcome",
@@ -186,11 +220,13 @@ def _gauges(grid: Grid) -> list[dict[str, Any]]:
 def build() -> dict[str, Any]:
     grid = Grid()
     panels = [grid.row("Ingest (consumers)"), *_ingest(grid), grid.row("Stream worker"), *_worker(grid),
+              grid.row("Latency and capacity"), *_latency(grid),
               grid.row("Alert delivery"), *_delivery(grid), grid.row("Sentiment gauges"), *_gauges(grid)]
     return dashboard(
         "bearwatch-pipeline", "Bearwatch — Pipeline health",
         "Every stage of Bearwatch from feed to webhook: ingest rate and feed health, Kafka lag, micro-batches, "
-        "model latency, dead letters, window updates and alert delivery.",
+        "model latency, dead letters, window updates, produce-to-decision latency, event-loop lag and alert "
+        "delivery.",
         panels, time_from="now-3h",
         links=[dashboard_link("Bearwatch dashboards")],
     )

@@ -23,7 +23,7 @@ class FlakyTopic:
         self.failures = failures
         self.sent: list[tuple[bytes | None, bytes]] = []
 
-    async def send(self, key: bytes | None, value: bytes) -> asyncio.Future[None]:
+    async def send(self, key: bytes | None, value: bytes, timestamp: float | None = None) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.failures > 0:
             self.failures -= 1

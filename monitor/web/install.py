@@ -44,7 +44,7 @@ def install_web(app: faust.App, runtime: Any) -> tuple[SentimentGauges, StatusPa
     gauges = SentimentGauges(store, top_tickers=int(getattr(settings, "gauge_top_tickers", DEFAULT_TOP_TICKERS)),
                              firing=firing)
     gauges.register()
-    page = StatusPage(store, firing)
+    page = StatusPage(store, firing, pipeline=getattr(runtime, "pipeline_status", None))
     _drop_faust_index(app)
 
     @app.page("/")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -56,10 +57,11 @@ class StatusPage:
 
     def __init__(
         self, store: WindowStore, firing: FiringSource = no_alerts, *, cache_s: float = 2.0,
-        refresh_s: float = 5.0,
+        refresh_s: float = 5.0, pipeline: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.store = store
         self.firing = firing
+        self.pipeline = pipeline  # the worker's "keeping up?" numbers (monitor.worker.pace); None: not shown
         self.cache_s = cache_s
         self.refresh_s = refresh_s
         self._cached: tuple[float, dict[str, Any]] | None = None
@@ -102,4 +104,5 @@ class StatusPage:
             "topics": _ranked(most_negative(topics, TOPICS_LIMIT)),
             "alerts": await self.firing(),
             "recent": await store.recent(RECENT_LIMIT),
+            "pipeline": self.pipeline() if self.pipeline is not None else None,
         }

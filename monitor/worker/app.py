@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 def _record(event: Any) -> RawRecord:
     message = event.message
-    return RawRecord(message.topic, message.partition, message.offset, message.key, message.value)
+    return RawRecord(message.topic, message.partition, message.offset, message.key, message.value,
+                     message.timestamp or None)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -83,8 +84,10 @@ def create_app(settings: Settings) -> faust.App:
             metrics.BATCH_SIZE.labels("score").observe(len(records))
             outcome = await scorer.score_records(records)
             messages = dead_messages(outcome.dead)
-            messages += [Outgoing(scored_topic, story.id.encode(), encode(story)) for story in outcome.scored]
+            messages += [Outgoing(scored_topic, story.id.encode(), encode(story), produced)
+                         for story, produced in zip(outcome.scored, outcome.produced, strict=True)]
             await publish_all(messages, "scored")  # delivered before these offsets may be committed
+            runtime.pace.observe("scored", outcome.produced)
             metrics.MESSAGES_OUT.labels("score").inc(len(outcome.scored))
 
     @app.agent(scored_topic, name="aggregate")
@@ -93,19 +96,22 @@ def create_app(settings: Settings) -> faust.App:
             records = [_record(event) for event in events]
             metrics.MESSAGES_IN.labels("aggregate").inc(len(records))
             stories: list[ScoredStory] = []
+            produced: list[float | None] = []
             dead: list[DeadLetter] = []
             for record in records:
                 try:
                     stories.append(decode(ScoredStory, record.value or b""))
+                    produced.append(record.timestamp)
                 except SchemaError as exc:
                     dead.append(DeadLetter(record, str(exc)))
-            alerts = await runtime.aggregate(stories)
+            alerts = await runtime.aggregate(stories, produced)
             messages = dead_messages(dead)
             for alert in alerts:
                 metrics.ALERTS_EMITTED.labels(alert.status, alert.severity).inc()
                 messages.append(Outgoing(alerts_topic, alert.fingerprint.encode(), encode(alert)))
             await publish_all(messages, "alerts")
             await runtime.alerts_sent(alerts)  # only now: a crash before this re-emits them (alerts.detector)
+            runtime.pace.observe("decided", produced)
             metrics.MESSAGES_OUT.labels("aggregate").inc(len(alerts))
 
     @app.agent(alerts_topic, name="notify")
@@ -121,9 +127,10 @@ def create_app(settings: Settings) -> faust.App:
             await runtime.enqueue_notification(alert)
             metrics.MESSAGES_OUT.labels("notify").inc()
 
-    @app.timer(interval=5.0)
+    @app.timer(interval=2.0)
     async def report_lag() -> None:
         consumer = app.consumer
+        backlog = 0
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             # The committed offset (next to process), not the read offset: Faust reads up to stream_buffer_maxsize
@@ -132,6 +139,9 @@ def create_app(settings: Settings) -> faust.App:
             if highwater is not None:
                 lag = max(0, highwater - (done or 0))
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+                if tp.topic in (topics.raw, topics.scored):
+                    backlog += lag
+        runtime.pace.set_backlog(backlog)
 
     @app.task
     async def start_delivery() -> None:
@@ -141,6 +151,18 @@ def create_app(settings: Settings) -> faust.App:
     @app.page("/metrics")
     async def metrics_page(_: Any, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/api/pipeline")
+    async def pipeline_page(_: Any, request: web.Request) -> web.Response:
+        """Produce→stage latency percentiles, scoring rate and backlog; ``?since=<unix seconds>`` limits the
+        percentiles to stories that reached a stage since then (the bench reads one phase this way)."""
+        raw_since = request.query.get("since")
+        try:
+            since = float(raw_since) if raw_since is not None else None
+        except ValueError:
+            return web.json_response({"error": f"since={raw_since[:40]!r} is not a number: give Unix seconds"},
+                                     status=400)
+        return web.json_response(runtime.pipeline_status(since), headers={"Cache-Control": "no-store"})
 
     @app.page("/health")
     async def health_page(_: Any, request: web.Request) -> web.Response:

@@ -24,6 +24,24 @@ PUBLISH_RETRIES = Counter("bearwatch_worker_publish_retries_total",
                           "Micro-batch outputs sent again after a broker error, by what was sent", ["what"])
 REDIS_ERRORS = Counter("bearwatch_worker_redis_errors_total", "Redis calls that failed and were retried")
 
+#: Produce -> stage latency. The produce time is the Kafka timestamp of the story's ``news.raw`` record; the worker
+#: copies it onto the story's ``news.scored`` record (as Kafka Streams does), so the later stages see it too.
+PIPELINE_LATENCY = Histogram(
+    "bearwatch_pipeline_latency_seconds",
+    "Seconds from a story's produce to news.raw until it is scored (in news.scored), counted in the windows "
+    "(windowed) and evaluated by the detector with any alert handed on (decided)", ["stage"],
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 20,
+             30, 45, 60, 90, 120, 180, 300, 600))
+STAGES = ("scored", "windowed", "decided")
+for _stage in STAGES:
+    PIPELINE_LATENCY.labels(_stage)
+SCORING_RATE = Gauge("bearwatch_worker_scoring_rate_stories_per_second",
+                     "Stories this worker scored per second over the last minute")
+BACKLOG = Gauge("bearwatch_worker_backlog_stories",
+                "Stories waiting for this worker: consumer lag of news.raw plus news.scored (its partitions)")
+BEHIND = Gauge("bearwatch_worker_behind_seconds",
+               "How far behind the news this worker is: 0 when caught up, else the age of the stories it decides now")
+
 # Pre-initialised so dashboards show 0 instead of "No data" before the first alert.
 for _status in ("firing", "resolved"):
     for _severity in ("critical", "warning", "info"):

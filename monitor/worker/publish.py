@@ -25,11 +25,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message to produce: a Faust topic, its key and its (already encoded) value."""
+    """One message to produce: a Faust topic, its key, its (already encoded) value and, optionally, the Kafka
+    timestamp to give it (Unix seconds; ``None``: now). A scored story keeps its raw record's timestamp, so the
+    stages after scoring can still tell how long ago the story entered the pipeline."""
 
     topic: Any
     key: bytes | None
     value: bytes
+    timestamp: float | None = None
 
 
 async def publish_all(messages: Sequence[Outgoing], what: str, *, backoff_s: float = 0.5,
@@ -39,7 +42,7 @@ async def publish_all(messages: Sequence[Outgoing], what: str, *, backoff_s: flo
     retries = 0
     while True:
         try:
-            futures = [await m.topic.send(key=m.key, value=m.value) for m in messages]
+            futures = [await m.topic.send(key=m.key, value=m.value, timestamp=m.timestamp) for m in messages]
             outcomes = await asyncio.gather(*futures, return_exceptions=True)
             failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
             if failed is None:

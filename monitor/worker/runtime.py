@@ -16,9 +16,11 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from monitor.loop_metrics import recent_lag
 from monitor.schemas import Alert, ModelInfo, ScoredStory
 from monitor.settings import Settings
 from monitor.worker import metrics
+from monitor.worker.pace import Pace
 from monitor.worker.scoring import StoryScorer
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class WorkerRuntime:
         self._detector: Any = None
         self._notifier: Any = None
         self._lock = asyncio.Lock()
+        self.pace = Pace()
 
     async def scorer(self) -> StoryScorer:
         if self._scorer is None:
@@ -73,11 +76,13 @@ class WorkerRuntime:
             self._notifier = Notifier(self.redis, self.settings, self.settings.redis_namespace)
         return self._notifier
 
-    async def aggregate(self, stories: list[ScoredStory]) -> list[Alert]:
-        """Apply ``stories`` to the windows and evaluate the detector on what they touched."""
+    async def aggregate(self, stories: list[ScoredStory], produced: list[float | None] | None = None) -> list[Alert]:
+        """Apply ``stories`` to the windows and evaluate the detector on what they touched. ``produced``: their
+        raw records' Kafka timestamps, for the produce→windowed latency."""
         if not stories:
             return []
         result = await self.retry_redis(lambda: self.store().apply(stories))
+        self.pace.observe("windowed", produced or ())
         metrics.WINDOW_UPDATES.labels("applied").inc(result.applied)
         metrics.WINDOW_UPDATES.labels("duplicate").inc(result.duplicates)
         metrics.WINDOW_UPDATES.labels("late").inc(result.late)
@@ -126,9 +131,16 @@ class WorkerRuntime:
             f"{sample.labels['topic']}[{sample.labels['partition']}]": int(sample.value)
             for family in metrics.CONSUMER_LAG.collect() for sample in family.samples
         }
+        pipeline = self.pipeline_status()
         return {
             "ok": redis_ok and self._scorer is not None,
             "redis": redis_ok,
             "model": self._engine.engine.describe() if self._engine is not None else "loading",
             "consumer_lag": {"total": sum(lag.values()), "partitions": lag},
+            "behind": pipeline["behind"],
+            "pipeline": pipeline,
         }
+
+    def pipeline_status(self, since: float | None = None) -> dict[str, Any]:
+        """Is the worker keeping up: latencies, rate, backlog, behind (see ``monitor.worker.pace``), loop lag."""
+        return {**self.pace.summary(since), "event_loop_lag": recent_lag("worker")}

@@ -29,6 +29,7 @@ class RawRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp: float | None = None  # Kafka record timestamp, Unix seconds: when the producer sent it
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class DeadLetter:
 class ScoreOutcome:
     scored: list[ScoredStory] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    produced: list[float | None] = field(default_factory=list)  # aligned with ``scored``: its record's timestamp
 
 
 class StoryScorer:
@@ -96,7 +98,7 @@ class StoryScorer:
             await self._score_into(stories[:middle], outcome)
             await self._score_into(stories[middle:], outcome)
             return
-        for (_, story), result in zip(stories, results, strict=True):
+        for (record, story), result in zip(stories, results, strict=True):
             if result.truncated:
                 metrics.TRUNCATED.inc()
             metrics.STORIES_SCORED.labels(result.topic, result.sentiment).inc()
@@ -104,6 +106,7 @@ class StoryScorer:
                 **story.model_dump(), topic=TopicScore(**result.topic_fields()),
                 sentiment=SentimentScore(**result.sentiment_fields()), model=self._model,
             ))
+            outcome.produced.append(record.timestamp)
 
     async def _score_with_retry(self, texts: list[str]) -> Sequence | None:
         for attempt in (1, 2):
