@@ -10,32 +10,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 from consumers.registry import EngineConfig
+from monitor.retry import backoff_delay as shared_backoff
+from monitor.retry import parse_retry_after
+
+__all__ = ["FeedSchedule", "backoff_delay", "parse_retry_after"]
 
 
 def backoff_delay(failures: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
-    """Equal-jitter exponential backoff: between half and all of ``min(cap, base * 2**(failures-1))``."""
-    ceiling = min(cap_s, base_s * 2 ** max(0, min(failures - 1, 30)))
-    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None when absent or bogus."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    """Equal-jitter exponential backoff (the shared policy of :mod:`monitor.retry`)."""
+    return shared_backoff(failures, base_s, cap_s, rng=rng)
 
 
 @dataclass
@@ -59,9 +44,10 @@ class FeedSchedule:
         self.consecutive_failures += 1
         if self.consecutive_failures >= self.engine.unhealthy_after:
             self.healthy = False
-        delay = backoff_delay(self.consecutive_failures, self.engine.backoff_base_s, self.engine.backoff_max_s)
-        if retry_after_s is not None:
-            delay = max(delay, min(retry_after_s, self.engine.retry_after_max_s))
+        delay = shared_backoff(
+            self.consecutive_failures, self.engine.backoff_base_s, self.engine.backoff_max_s,
+            retry_after_s=retry_after_s, retry_after_max_s=self.engine.retry_after_max_s,
+        )
         if not self.healthy:
             delay = max(delay, self.engine.unhealthy_probe_s)
         return delay

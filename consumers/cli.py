@@ -70,7 +70,8 @@ async def _run_until_signal(settings: Settings, registry: Registry) -> None:
 
 
 def feeds_check(
-    urls: Annotated[list[str], typer.Argument(help="Feed URLs to fetch once.", show_default=False)],
+    urls: Annotated[list[str], typer.Argument(help="Feed URLs to fetch once, or saved feed files to read.",
+                                              show_default=False)],
     kind: Annotated[str, typer.Option(help="auto, rss, atom, json-api or sec-edgar.")] = "auto",
     limit: Annotated[int, typer.Option(min=1, help="Rows to show per feed.")] = 20,
     config: ConfigOption = None,
@@ -78,24 +79,34 @@ def feeds_check(
     """Fetch feeds once and show the stories they would produce (no Kafka or Redis needed).
 
     Example: bearwatch feeds check https://feeds.bbci.co.uk/news/business/rss.xml --limit 5
+
+    A local file is read instead of fetched: bearwatch feeds check ./saved-feed.xml
     """
+    from pathlib import Path
+
+    from consumers.check import file_feed
     from consumers.registry import FeedConfig
 
     settings = settings_or_exit(config)
     if kind not in ("auto", "rss", "atom", "json-api", "sec-edgar"):
         fail(f"--kind must be auto, rss, atom, json-api or sec-edgar (got {kind!r})")
+    for url in urls:
+        if not url.startswith(("http://", "https://")) and not Path(url.removeprefix("file://")).is_file():
+            fail(f"{url!r} is neither an http(s) URL nor an existing file: give a feed URL or a saved feed's path")
     try:
-        feeds = [FeedConfig(name=f"check-{n}", url=url, source=_host(url), kind=kind)  # type: ignore[arg-type]
+        feeds = [file_feed(Path(url.removeprefix("file://")), kind, f"check-{n}")
+                 if not url.startswith(("http://", "https://")) and Path(url.removeprefix("file://")).is_file()
+                 else FeedConfig(name=f"check-{n}", url=url, source=_host(url), kind=kind)  # type: ignore[arg-type]
                  for n, url in enumerate(urls, 1)]
     except ValueError as exc:
-        fail(f"not a feed URL: {exc}")
+        fail(f"not a feed URL or an existing file: {exc}")
     failures = asyncio.run(_check(settings, feeds, limit))
     if failures:
         raise typer.Exit(1)
 
 
 async def _check(settings: Settings, feeds: list, limit: int) -> int:
-    from consumers.check import check_feed
+    from consumers.check import check_feed, check_file, path_of
     from consumers.fetch import Fetcher
     from consumers.politeness import HostGate
     from consumers.registry import EngineConfig, HostPolicy
@@ -103,11 +114,15 @@ async def _check(settings: Settings, feeds: list, limit: int) -> int:
 
     engine = EngineConfig()
     linker = TickerLinker(_watchlist_or_exit(settings))
-    fetcher = Fetcher(engine, settings.user_agent, HostGate(lambda _host: HostPolicy()))
+    fetcher = Fetcher(engine, settings.user_agent, HostGate(lambda _host: HostPolicy()), settings.private_addresses)
     failures = 0
     try:
         for feed in feeds:
-            report = await check_feed(feed, fetcher, engine, linker)
+            path = path_of(feed)
+            if path is not None:
+                report = await check_file(path, feed, engine, linker)
+            else:
+                report = await check_feed(feed, fetcher, engine, linker)
             report.print(console, limit)
             failures += report.error is not None
     finally:
@@ -133,13 +148,14 @@ async def _list(settings: Settings, registry: Registry) -> None:
     from rich.table import Table
 
     from consumers.health import HealthStore
+    from monitor.redact import redact_text
 
     client = aioredis.from_url(settings.redis_url or "")
     try:
         records = {h.feed: h for h in await HealthStore(client, settings.redis_namespace).load_all(
             [feed.name for feed in registry.feeds])}
     except (RedisError, OSError) as exc:
-        fail(f"Redis at {settings.redis_url} is unreachable ({exc}): start it or fix BEARWATCH_REDIS_URL")
+        fail(redact_text(f"Redis at {settings.redis_url} is unreachable ({exc}): start it or fix BEARWATCH_REDIS_URL"))
     finally:
         await client.aclose()
     table = Table(title=f"{len(registry.feeds)} feeds", show_lines=False)
@@ -157,7 +173,7 @@ async def _list(settings: Settings, registry: Registry) -> None:
         table.add_row(
             feed.name, feed.source, feed.kind, f"{feed.interval_s:g} s", f"[{colour}]{status}[/]",
             str(health.consecutive_failures), _ago(health.last_success),
-            f"{health.last_error_kind}: {health.last_error}" if health.last_error_kind else "",
+            redact_text(f"{health.last_error_kind}: {health.last_error}") if health.last_error_kind else "",
         )
     console.print(table)
 

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 NO_DATE = "no_date"
 BAD_DATE = "bad_date"
 FUTURE_CLAMPED = "future_date_clamped"
+# Dates before the Unix epoch are read as bad dates (fetch time + ``bad_date``): news archives (Reuters-21578,
+# 1987) are newer, and such years come from zeroed Windows FILETIMEs (1601), .NET defaults (0001) or typos.
+OLDEST_PLAUSIBLE = datetime(1970, 1, 1, tzinfo=UTC)
 
 _STRICT_READERS: tuple[Callable[[str], time.struct_time | None], ...] = (
     feedparser_dates._parse_date_rfc822,
@@ -88,7 +91,10 @@ def event_time(
     future_tolerance: timedelta,
     raw_present: bool = False,
 ) -> tuple[datetime, list[str]]:
-    """The story's ``published_at`` and flags: fetch time when missing, clamped when too far in the future."""
+    """The story's ``published_at`` and flags: fetch time when missing or implausibly old (before
+    :data:`OLDEST_PLAUSIBLE`), clamped when too far in the future."""
+    if published is not None and published < OLDEST_PLAUSIBLE:
+        published, raw_present = None, True  # year 1601 is a parser's zero, not a news date
     if published is None:
         return fetched_at, [NO_DATE, BAD_DATE] if raw_present else [NO_DATE]
     if published > fetched_at + future_tolerance:

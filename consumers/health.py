@@ -39,11 +39,55 @@ class FeedHealth:
         return health
 
 
+@dataclass
+class IngestSummary:
+    """The consumers as a whole: when they started, when any feed last succeeded, the last error of any feed.
+
+    Offline (every feed failing) the service itself is fine, which is why ``/health`` once stayed "ok" while
+    nothing came in; this record lets ``/health`` and the status page say so.
+    """
+
+    started_at: float = 0.0
+    last_success: float = 0.0
+    last_error: str = ""
+    feeds: int = 0
+
+    def stale_reason(self, at: float, after_s: float) -> str | None:
+        """Why the news is stale (one line), or None while some feed succeeded within ``after_s``."""
+        if not self.feeds or not self.started_at:
+            return None
+        reference = self.last_success or self.started_at
+        if at - reference < after_s:
+            return None
+        minutes = (at - reference) / 60
+        what = (f"no feed succeeded in the last {minutes:.0f} min" if self.last_success
+                else f"no feed has succeeded since the consumers started {minutes:.0f} min ago")
+        return what + (f" (last error: {self.last_error})" if self.last_error else "")
+
+    @classmethod
+    def from_redis(cls, raw: dict[bytes | str, bytes | str]) -> IngestSummary | None:
+        values = {_text(key): _text(value) for key, value in raw.items()}
+        if not values:
+            return None
+        try:
+            return cls(float(values.get("started_at", 0)), float(values.get("last_success", 0)),
+                       values.get("last_error", ""), int(values.get("feeds", 0)))
+        except ValueError:
+            return None
+
+
 class HealthStore:
     def __init__(self, redis: aioredis.Redis, namespace: str) -> None:
         self.redis = redis
         self.prefix = f"{namespace}:ingest:health:"
         self.index = f"{namespace}:ingest:feeds"
+        self.summary_key = f"{namespace}:ingest:summary"
+
+    async def record_summary(self, summary: IngestSummary) -> None:
+        await self.redis.hset(self.summary_key, mapping={k: str(v) for k, v in asdict(summary).items()})
+
+    async def load_summary(self) -> IngestSummary | None:
+        return IngestSummary.from_redis(await self.redis.hgetall(self.summary_key))
 
     async def record(self, health: FeedHealth) -> None:
         mapping = {key: str(value) for key, value in asdict(health).items()}

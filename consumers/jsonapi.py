@@ -15,6 +15,7 @@ from consumers.dates import parse_date_format
 from consumers.entries import NotAFeed, ParsedFeed, RawEntry
 from consumers.registry import JsonMapping
 
+_MAX_DEPTH = 8
 _LIST_KEYS = ("items", "articles", "data", "results", "feed", "news", "stories", "entries")
 _AUTO_FIELDS: dict[str, tuple[str, ...]] = {
     "title": ("title", "headline", "name"),
@@ -35,6 +36,8 @@ def parse_json_feed(body: bytes, mapping: JsonMapping | None, base: str = "") ->
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NotAFeed("not_a_feed", f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise NotAFeed("not_a_feed", "JSON nested too deeply to be a news feed; refused") from None
     if mapping is not None:
         items = resolve(document, mapping.items)
         fields = {
@@ -79,16 +82,17 @@ def resolve(document: Any, path: str) -> Any:
     return current
 
 
-def _auto_items(document: Any) -> Any:
+def _auto_items(document: Any, depth: int = 0) -> Any:
+    """The first list of items under the usual keys, looking at most ``_MAX_DEPTH`` objects deep."""
     if isinstance(document, list):
         return document
-    if isinstance(document, dict):
+    if isinstance(document, dict) and depth < _MAX_DEPTH:
         for key in _LIST_KEYS:
             value = document.get(key)
             if isinstance(value, list):
                 return value
             if isinstance(value, dict):
-                nested = _auto_items(value)
+                nested = _auto_items(value, depth + 1)
                 if isinstance(nested, list):
                     return nested
     return None
@@ -103,11 +107,21 @@ def _first(item: dict[str, Any], paths: tuple[str, ...]) -> Any:
 
 
 def _text(value: Any) -> str:
-    if value is None:
+    """A text field: strings and numbers as written; objects by their usual text key; nothing else."""
+    if value is None or isinstance(value, bool):
         return ""
     if isinstance(value, dict):
         value = value.get("text") or value.get("value") or value.get("name") or ""
-    return str(value)
+    if isinstance(value, list):
+        return " ".join(_text(part) for part in value[:20] if isinstance(part, str | int | float))
+    return value if isinstance(value, str) else str(value) if isinstance(value, int | float) else ""
+
+
+def _link(value: Any) -> str:
+    """A link must be a string (a JSON ``true`` once became ``http://host/True``); an object's ``href``/``url``."""
+    if isinstance(value, dict):
+        value = value.get("href") or value.get("url")
+    return value if isinstance(value, str) else ""
 
 
 def _entry(item: dict[str, Any], fields: dict[str, tuple[str, ...]], date_format: str | None, base: str) -> RawEntry:
@@ -126,7 +140,7 @@ def _entry(item: dict[str, Any], fields: dict[str, tuple[str, ...]], date_format
     return RawEntry(
         title=_text(_first(item, fields["title"])),
         summary=_text(_first(item, fields["summary"])),
-        link=_text(_first(item, fields["link"])),
+        link=_link(_first(item, fields["link"])),
         guid=_text(_first(item, fields["id"])),
         date_text=date_text,
         date_value=date_value,

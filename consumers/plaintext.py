@@ -13,6 +13,8 @@ import re
 from html.parser import HTMLParser
 
 _SPACE = re.compile(r"\s+")
+# C0/C1 control characters other than whitespace (a NUL byte once survived into a title): never text.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _LEFTOVER_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _SKIPPED = frozenset({"script", "style", "noscript", "template", "head", "title"})
 _BLOCK = frozenset({
@@ -61,7 +63,7 @@ def html_to_text(fragment: str | None, max_chars: int | None = None) -> str:
             text = html.unescape(text)
     else:
         text = fragment
-    text = _SPACE.sub(" ", text.replace("\x00", "")).strip()
+    text = _SPACE.sub(" ", CONTROL.sub("", text)).strip()
     if max_chars is not None and len(text) > max_chars:
         text = text[: max_chars - 1].rstrip() + "…"
     return text

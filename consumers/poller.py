@@ -8,7 +8,10 @@ decides when to poll next.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -31,9 +34,19 @@ from consumers.reader import read_response
 from consumers.registry import EngineConfig, FeedConfig
 from consumers.tickers import TickerLinker
 from consumers.validators import Validators, ValidatorStore
+from monitor.redact import redact_text, remember_secret
 from monitor.schemas import Story
 
 log = logging.getLogger(__name__)
+ADMIT_CHUNK = 500
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def remember_feed_secrets(feed: FeedConfig) -> None:
+    """The values a feed's ``${VAR}`` references bring in are secrets: mask them wherever they would show."""
+    for text in (feed.url, *feed.headers.values()):
+        for name in _ENV_REF.findall(text):
+            remember_secret(os.environ.get(name))
 
 
 class StorySink(Protocol):
@@ -73,6 +86,7 @@ class FeedPoller:
         self._last_problem: dict[str, str] = {}
 
     async def poll(self, feed: FeedConfig) -> PollOutcome:
+        remember_feed_secrets(feed)
         url = feed.resolved_url()
         known = await self.validators.load(url) if self.engine.conditional_get else Validators()
         try:
@@ -104,21 +118,28 @@ class FeedPoller:
             self._report(feed, f"read {len(built.stories)} of {len(parsed.entries)} entries: {details}")
         else:
             self._clear_problem(feed)
-        admitted = await self.dedup.admit(built.stories, near_dup=not read.edgar)
-        DUPLICATES.labels(feed.name).inc(len(admitted.duplicates))
-        NEAR_DUPLICATES.labels(feed.name).inc(len(admitted.near_duplicates))
+        produced = duplicates = near_duplicates = 0
+        for start in range(0, max(len(built.stories), 1), ADMIT_CHUNK):
+            # In chunks, so that a feed of tens of thousands of items never holds the event loop for long.
+            admitted = await self.dedup.admit(built.stories[start:start + ADMIT_CHUNK], near_dup=not read.edgar)
+            duplicates += len(admitted.duplicates)
+            near_duplicates += len(admitted.near_duplicates)
+            produced += len(admitted.stories)
+            await self.sink.deliver(admitted.stories)
+            await asyncio.sleep(0)
+        DUPLICATES.labels(feed.name).inc(duplicates)
+        NEAR_DUPLICATES.labels(feed.name).inc(near_duplicates)
         POLL_SECONDS.observe(time.monotonic() - began)
-        await self.sink.deliver(admitted.stories)
         if self.engine.conditional_get:
             fresh = result.validators if result.validators else Validators()
             await self.validators.save(url, fresh)
         POLLS.labels(feed.name, "ok").inc()
         return PollOutcome(
-            feed.name, "ok", stories=len(admitted.stories), duplicates=len(admitted.duplicates),
-            near_duplicates=len(admitted.near_duplicates), rejected=rejected,
+            feed.name, "ok", stories=produced, duplicates=duplicates, near_duplicates=near_duplicates, rejected=rejected,
         )
 
     def _failed(self, feed: FeedConfig, kind: str, detail: str, retry_after_s: float | None = None) -> PollOutcome:
+        detail = redact_text(detail)  # it goes to the log, to Redis and to `feeds list`
         ERRORS.labels(feed.name, kind).inc()
         POLLS.labels(feed.name, "error").inc()
         self._report(feed, f"{kind}: {detail}")

@@ -12,7 +12,7 @@ from datetime import timedelta
 from consumers.edgar import is_edgar_url
 from consumers.entries import ParsedFeed
 from consumers.fetch import FetchResult
-from consumers.normalise import EntryContext, Normalised, normalise_entries
+from consumers.normalise import EntryContext, Normalised, normalise_entries_async
 from consumers.parse import parse_body_async
 from consumers.registry import EngineConfig, FeedConfig
 from consumers.tickers import TickerLinker
@@ -44,4 +44,4 @@ async def read_response(
         source=feed.source, feed=feed.name, fetched_at=now_utc(), feed_url=result.url,
         lang=feed.lang or parsed.lang, edgar=edgar, future_tolerance=timedelta(seconds=engine.future_tolerance_s),
     )
-    return FeedRead(parsed, normalise_entries(parsed.entries, context, linker), edgar)
+    return FeedRead(parsed, await normalise_entries_async(parsed.entries, context, linker), edgar)

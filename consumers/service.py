@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from consumers.backoff import FeedSchedule, backoff_delay
 from consumers.dedup import Deduplicator
 from consumers.fetch import Fetcher
-from consumers.health import FeedHealth, HealthStore, now
+from consumers.health import FeedHealth, HealthStore, IngestSummary, now
 from consumers.metrics import ERRORS, FEED_HEALTHY, LAST_SUCCESS, POLLS
 from consumers.politeness import HostGate
 from consumers.poller import FeedPoller, PollOutcome
@@ -54,7 +54,9 @@ class IngestService:
             settings, self.dedup, queue_size=self.engine.produce_queue,
             delivery_timeout_s=self.engine.delivery_timeout_s,
         )
-        self.fetcher = Fetcher(self.engine, settings.user_agent, HostGate(self.registry.host_policy))
+        self.fetcher = Fetcher(
+            self.engine, settings.user_agent, HostGate(self.registry.host_policy), settings.private_addresses
+        )
         self.poller = FeedPoller(
             engine=self.engine, fetcher=self.fetcher,
             validators=ValidatorStore(self.redis, settings.redis_namespace), dedup=self.dedup,
@@ -67,6 +69,9 @@ class IngestService:
         self._tasks: list[asyncio.Task[None]] = []
         self._site_runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.started_at = now()
+        self.last_success = 0.0  # of any feed: when none succeeds for feeds_stale_after_s, /health is degraded
+        self.last_error = ""
 
     async def start(self, serve_http: bool = True) -> None:
         if any(feed.kind == "sec-edgar" for feed in self.feeds) and "@" not in self.settings.user_agent:
@@ -134,6 +139,7 @@ class IngestService:
             delay = self._record(feed, schedule, health, outcome)
             with contextlib.suppress(RedisError, OSError):
                 await self.health.record(health)
+                await self.health.record_summary(self.summary())
             await self._sleep(delay)
 
     def _record(self, feed: FeedConfig, schedule: FeedSchedule, health: FeedHealth, outcome: PollOutcome) -> float:
@@ -148,9 +154,11 @@ class IngestService:
                     "feed %s marked unhealthy after %d failures (last: %s); probing every %g s",
                     feed.name, schedule.consecutive_failures, outcome.error, self.engine.unhealthy_probe_s,
                 )
+            self.last_error = f"{feed.name}: {outcome.error_kind}: {outcome.error or ''}"[:300]
         else:
             delay = schedule.after_success()
             health.last_success = health.last_poll
+            self.last_success = health.last_poll
             health.status = "ok"
             health.stories += outcome.stories
             LAST_SUCCESS.labels(feed.name).set(health.last_success)
@@ -184,16 +192,23 @@ class IngestService:
         body = generate_latest()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    def summary(self) -> IngestSummary:
+        return IngestSummary(self.started_at, self.last_success, self.last_error, len(self.feeds))
+
     async def _health(self, request: web.Request) -> web.Response:
         unhealthy = sorted(name for name, schedule in self.schedules.items() if not schedule.healthy)
+        stale = self.summary().stale_reason(now(), self.settings.feeds_stale_after_s)
         body = {
-            "status": "degraded" if unhealthy else "ok",
+            "status": "degraded" if unhealthy or stale else "ok",
             "feeds": len(self.feeds),
             "unhealthy_feeds": unhealthy,
             "produce_queue": self.producer.outstanding,
             "stories_acknowledged": self.producer.acknowledged,
         }
-        return web.json_response(body)
+        if stale:
+            body["problem"] = stale
+        # One broken feed of many is a finding, not an outage (200); no feed succeeding at all is (503).
+        return web.json_response(body, status=503 if stale else 200)
 
 
 def redis_client(url: str, max_connections: int = 32) -> aioredis.Redis:

@@ -12,7 +12,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from monitor.settings import Settings, SettingsError, load_settings
+from monitor.settings import Settings, SettingsError, load_settings, unknown_env_vars
 
 console = Console()
 err_console = Console(stderr=True)
@@ -32,6 +32,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def settings_or_exit(config: Path | None = None, **overrides: object) -> Settings:
     """Load settings; a bad value ends the command with one clear line instead of a traceback."""
     try:
-        return load_settings(config, **overrides)
+        settings = load_settings(config, **overrides)
     except SettingsError as exc:
         fail(str(exc))
+    for line in unknown_env_vars():
+        err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+    return settings

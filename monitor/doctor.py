@@ -19,7 +19,8 @@ from rich.table import Table
 
 from monitor.cli_support import console
 from monitor.kafka import KafkaUnavailable, check_kafka
-from monitor.settings import Settings, SettingsError, load_settings
+from monitor.redact import redact_text
+from monitor.settings import Settings, SettingsError, load_settings, unknown_env_vars
 from monitor.stack.binaries import MissingBinaryError, tansu_binary, valkey_binary
 from monitor.stack.durability import EMBEDDED_BROKER_LIMIT, redis_durability
 
@@ -36,6 +37,7 @@ def run_doctor(config: Path | None) -> int:
     try:
         settings = load_settings(config)
         findings.append(Finding("settings", True, str(config) if config else "defaults + BEARWATCH_* env"))
+        findings += [Finding("settings", False, line + ": remove or rename it") for line in unknown_env_vars()]
     except SettingsError as exc:
         findings.append(Finding("settings", False, str(exc)))
         return _report(findings)
@@ -144,6 +146,6 @@ def _report(findings: list[Finding]) -> int:
     table.add_column("status")
     table.add_column("detail / fix")
     for finding in findings:
-        table.add_row(finding.part, "[green]OK[/]" if finding.ok else "[red]FAIL[/]", finding.detail)
+        table.add_row(finding.part, "[green]OK[/]" if finding.ok else "[red]FAIL[/]", redact_text(finding.detail))
     console.print(table)
     return 0 if all(finding.ok for finding in findings) else 1

@@ -15,6 +15,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from monitor.redact import redact_text
+
 Check = Callable[[], Awaitable[dict[str, Any]]]
 
 
@@ -22,8 +24,19 @@ async def _run_check(check: Check, timeout_s: float) -> dict[str, Any]:
     try:
         result = await asyncio.wait_for(check(), timeout_s)
     except Exception as exc:  # noqa: BLE001 - a failing check is a finding, not a crash
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-    return result
+        return {"ok": False, "error": redact_text(f"{type(exc).__name__}: {exc}")}
+    return redact_values(result)
+
+
+def redact_values(value: Any) -> Any:
+    """Every string inside a check's answer through :func:`monitor.redact.redact_text` (URLs carry passwords)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {key: redact_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_values(item) for item in value]
+    return value
 
 
 def health_app(checks: dict[str, Check], timeout_s: float = 3.0) -> web.Application:

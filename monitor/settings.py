@@ -8,7 +8,11 @@ TOML file (``--config``), then the defaults below. Nested tables use ``__`` in e
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +23,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceError
+
+from monitor.redact import install_log_redaction, redact_text
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "default"
@@ -96,6 +103,15 @@ class Settings(BaseSettings):
     # --- consumers ---
     feeds_file: Path | None = Field(default=None, description="TOML feed registry; default: the shipped list")
     watchlist_file: Path | None = None
+    sec_tickers_file: Path | None = Field(
+        default=None, description="SEC company_tickers.json for linking every listed company; default: the copy "
+        "`bearwatch tickers update` keeps under var_dir/reference, else ../shared/data/reference/sec_company_tickers")
+    sec_linking: bool = Field(default=True, description="false = link only the watchlist and explicit symbols")
+    tickers_asof: date | None = Field(
+        default=None, description="link with the newest dated SEC snapshot (company_tickers_YYYY[-MM[-DD]].json "
+        "beside the table) on or before this day, for backtests of past years; unset = the current table")
+    entity_max_keys: int = Field(default=20_000, ge=100, le=1_000_000,
+                                 description="entity-scope keys kept in the windows (least recently seen dropped)")
     user_agent: str = "Bearwatch/0.1 (+https://github.com/bearwatch/bearwatch)"
 
     # --- alerts ---
@@ -123,6 +139,16 @@ class Settings(BaseSettings):
     ingest_port: int = Field(default=9108, ge=0, le=65535, description="consumers' /metrics")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # --- outside requests (feeds, webhooks): see monitor/httpfetch.py ---
+    private_addresses: Literal["configured", "never", "always"] = Field(
+        default="configured",
+        description="configured: the URLs you configure may be private/loopback, redirects from public hosts may "
+                    "not lead to private ones, never to link-local (metadata); never: every hop must be public; "
+                    "always: no address checks")
+    feeds_stale_after_s: float = Field(
+        default=1800.0, gt=0,
+        description="/health is degraded and the status page shows a banner when no feed succeeded this long")
 
     @field_validator("kafka_url")
     @classmethod
@@ -163,21 +189,37 @@ class Settings(BaseSettings):
 _toml_path: Path | None = None
 
 
+_SECRET_FIELD = re.compile(r"(token|secret|password|webhooks)", re.I)
+_SHOWN_MAX = 80
+
+
+def _shown(value: object) -> str:
+    """A bad value as echoed in an error: secrets in URLs masked, and clipped (a value can be a whole file)."""
+    text = redact_text(repr(value))
+    return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 1] + "…"
+
+
 def _describe(error: dict[str, Any]) -> str:
     loc = [str(part) for part in error.get("loc", ())]
     field = "__".join(loc) if loc else "settings"
     env = "BEARWATCH_" + field.upper()
     got = error.get("input")
-    message = error.get("msg", "invalid").removeprefix("Value error, ")
-    shown = "" if isinstance(got, dict | list) or "(got " in message else f" (got {got!r})"
+    message = redact_text(error.get("msg", "invalid").removeprefix("Value error, "))
+    secret = _SECRET_FIELD.search(field) is not None
+    shown = "" if secret or isinstance(got, dict | list) or "(got " in message else f" (got {_shown(got)})"
     if error.get("type") == "extra_forbidden":
         return f"setting {field!r} is unknown: remove it or check its spelling"
     return f"setting {env} is invalid: {message}{shown}"
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings, raising :class:`SettingsError` with one clear line on any bad value."""
+    """Build the settings, raising :class:`SettingsError` with one clear line on any bad value.
+
+    Every Bearwatch process starts here, so this is also where log records start being redacted
+    (:func:`monitor.redact.install_log_redaction`).
+    """
     global _toml_path
+    install_log_redaction()
     if config is not None:
         if not config.is_file():
             raise SettingsError(f"settings file {config} does not exist: pass an existing TOML file to --config")
@@ -188,6 +230,8 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     _toml_path = config
     try:
         return Settings(**overrides)
+    except SourceError as exc:  # a value that pydantic-settings could not even decode (JSON of a list setting)
+        raise SettingsError(_source_problem(exc)) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         more = len(exc.errors()) - 1
@@ -195,3 +239,41 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         raise SettingsError(_describe(first) + suffix) from None
     finally:
         _toml_path = None
+
+
+def _source_problem(exc: Exception) -> str:
+    match = re.search(r'field "([^"]+)"', str(exc))
+    field = match.group(1) if match else "?"
+    env = "BEARWATCH_" + field.upper()
+    if field == "webhooks":
+        example = "'[{\"name\": \"ops\", \"url\": \"https://example.com/hook\"}]'"
+        return f"setting {env} is not valid JSON: give a JSON list of webhooks, e.g. {env}={example}"
+    return f"setting {env} cannot be read ({exc}): list and table settings take JSON"
+
+
+def _known_env_names() -> set[str]:
+    names: set[str] = set()
+    for name, info in Settings.model_fields.items():
+        names.add("BEARWATCH_" + name.upper())
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names.update(f"BEARWATCH_{name.upper()}__{sub.upper()}" for sub in annotation.model_fields)
+    return names
+
+
+# Variables read outside the settings object (test and bench harnesses).
+_OTHER_KNOWN_PREFIXES = ("BEARWATCH_TEST", "BEARWATCH_BENCH")
+
+
+def unknown_env_vars(environ: dict[str, str] | None = None) -> list[str]:
+    """One warning line per ``BEARWATCH_*`` variable that is no setting (a typo would otherwise be ignored)."""
+    env = os.environ if environ is None else environ
+    known = _known_env_names()
+    lines = []
+    for name in sorted(env):
+        if not name.startswith("BEARWATCH_") or name in known or name.startswith(_OTHER_KNOWN_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        lines.append(f"{name} is not a Bearwatch setting and is ignored{hint}")
+    return lines

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+
+from monitor.retry import backoff_delay, parse_retry_after
+
+__all__ = ["DeliveryPolicy", "parse_retry_after"]
 
 
 @dataclass(frozen=True)
@@ -40,24 +42,7 @@ class DeliveryPolicy:
         self, attempt: int, retry_after_s: float | None = None, rng: random.Random | None = None
     ) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based): equal jitter, ≥ Retry-After."""
-        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2 ** max(attempt - 1, 0))
-        wait = (rng or random).uniform(ceiling / 2, ceiling)
-        if retry_after_s is not None:
-            wait = max(wait, min(retry_after_s, self.retry_after_max_s))
-        return wait
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds: either delta-seconds or an HTTP date; ``None`` if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+        return backoff_delay(
+            attempt, self.backoff_base_s, self.backoff_max_s, retry_after_s=retry_after_s,
+            retry_after_max_s=self.retry_after_max_s, rng=rng,
+        )

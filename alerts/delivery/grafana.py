@@ -9,11 +9,21 @@ outcomes as webhooks: 5xx, timeouts and connection errors are retried, other 4xx
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
 from alerts.delivery.channels import Outcome
+from monitor.redact import redact_text
 from monitor.schemas import Alert
 
 log = logging.getLogger(__name__)
+
+
+def with_trailing_slash(url: str) -> str:
+    """grafana-client joins ``/{path}api``: a sub-path must end in ``/`` (``/grafana`` gave ``/grafanaapi``)."""
+    parts = urlsplit(url)
+    if parts.path and not parts.path.endswith("/"):
+        return urlunsplit(parts._replace(path=parts.path + "/"))
+    return url
 
 
 class GrafanaChannel:
@@ -25,7 +35,7 @@ class GrafanaChannel:
         from grafana_client import AsyncGrafanaApi
 
         self.url = url
-        self._api = AsyncGrafanaApi.from_url(url, credential=token, timeout=timeout_s)
+        self._api = AsyncGrafanaApi.from_url(with_trailing_slash(url), credential=token, timeout=timeout_s)
 
     @staticmethod
     def annotation(alert: Alert) -> dict[str, object]:
@@ -49,18 +59,18 @@ class GrafanaChannel:
                 return Outcome(
                     ok=False,
                     retry=False,
-                    reason=f"Grafana HTTP {exc.status_code}: {exc.message}"[:300],
+                    reason=redact_text(f"Grafana HTTP {exc.status_code}: {exc.message}")[:300],
                     status=exc.status_code,
                 )
             except GrafanaException as exc:
                 return Outcome(
                     ok=False,
                     retry=True,
-                    reason=f"Grafana: {exc.message}"[:300],
+                    reason=redact_text(f"Grafana: {exc.message}")[:300],
                     status=exc.status_code or None,
                 )
             except Exception as exc:  # noqa: BLE001 - niquests connection errors etc.: retry, never crash
-                return Outcome(ok=False, retry=True, reason=f"Grafana: {type(exc).__name__}: {exc}"[:300])
+                return Outcome(ok=False, retry=True, reason=redact_text(f"Grafana: {type(exc).__name__}: {exc}")[:300])
         return Outcome(ok=True)
 
     async def close(self) -> None:

@@ -27,6 +27,8 @@ from alerts.delivery.backoff import DeliveryPolicy
 from alerts.delivery.channels import Channel, WebhookChannel
 from alerts.delivery.outbox import Outbox
 from alerts.delivery.worker import ChannelWorker
+from monitor.httpfetch import guarded_client
+from monitor.retry import backoff_delay
 from monitor.schemas import Alert, encode
 from monitor.settings import Settings
 
@@ -42,7 +44,9 @@ def notification_id(alert: Alert) -> str:
 
 def build_channels(settings: Settings, client: httpx.AsyncClient) -> list[Channel]:
     """Channels from ``settings.webhooks``, plus Grafana annotations when ``settings.grafana_url`` is set."""
-    channels: list[Channel] = [WebhookChannel(target, client) for target in settings.webhooks]
+    channels: list[Channel] = [
+        WebhookChannel(target, client, settings.private_addresses) for target in settings.webhooks
+    ]
     if settings.grafana_url:
         from alerts.delivery.grafana import GrafanaChannel
 
@@ -79,7 +83,7 @@ class Notifier:
         self.settings = settings
         self.policy = policy or DeliveryPolicy.from_settings(settings)
         self.outbox = Outbox(redis, namespace)
-        self._http = httpx.AsyncClient(follow_redirects=False)
+        self._http = guarded_client(max_connections=20)
         self.channels = channels if channels is not None else build_channels(settings, self._http)
         consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.workers = [ChannelWorker(self.outbox, c, self.policy, consumer) for c in self.channels]
@@ -130,6 +134,7 @@ class Notifier:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise asyncio.CancelledError
+            unexpected = False
             try:
                 await self._ensure_groups()
                 wait = await worker.step()
@@ -139,9 +144,21 @@ class Notifier:
                 failures += 1
                 wait = min(30.0, 0.5 * 2**failures)
                 log.warning("channel %s: Redis error %r; retrying in %.1fs", worker.channel.name, exc, wait)
+            except Exception as exc:  # noqa: BLE001 - one channel's loop must outlive anything a receiver sends
+                failures += 1
+                unexpected = True
+                wait = backoff_delay(failures, self.policy.backoff_base_s, self.policy.backoff_max_s)
+                log.error("channel %s: delivery step failed (%s: %s); retrying in %.1fs",
+                          worker.channel.name, type(exc).__name__, exc, wait)
             if wait > 0:
                 # A plain sleep, not wait_for(event): on Python 3.11 wait_for can swallow a task cancellation.
-                await asyncio.sleep(min(wait, self.policy.poll_interval_s))
+                # After an unexpected failure the whole backoff is slept, in steps so that close() is prompt.
+                floor = wait if unexpected else min(wait, self.policy.poll_interval_s)
+                slept = 0.0
+                while slept < floor and not self._stopping.is_set():
+                    step = min(floor - slept, max(self.policy.poll_interval_s, 0.01))
+                    await asyncio.sleep(step)
+                    slept += step
 
     async def run_forever(self) -> None:
         """Deliver every channel until :meth:`close`, each in its own task: a slow receiver waits alone."""
@@ -152,7 +169,15 @@ class Notifier:
             except RedisError as exc:
                 log.warning("notifier: Redis unavailable (%r); retrying", exc)
                 await asyncio.sleep(1.0)
-        await asyncio.gather(*(self._run_channel(w) for w in self.workers))
+        # One task per channel, owned here: when this coroutine ends or is cancelled (the worker restarting the
+        # delivery loop) every channel task ends with it; a restart never leaves the old loops running.
+        tasks = [asyncio.create_task(self._run_channel(w), name=f"deliver:{w.channel.name}") for w in self.workers]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
         self._stopping.set()

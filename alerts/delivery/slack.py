@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from alerts.delivery.text import clip, facts, summary, title
+from alerts.delivery.text import clip, facts, safe_link, summary, title
 from monitor.schemas import Alert
 
 MAX_BLOCKS = 50
@@ -23,7 +23,14 @@ PAYLOAD_MAX = 35_000  # characters of JSON; Slack truncates long messages, we st
 
 
 def _escape(text: str) -> str:
+    """Slack's three control characters escaped, so text can never open a link, mention or ``<!channel>``."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link_target(url: str | None) -> str | None:
+    """A headline URL inside ``<url|label>``: a safe http(s) link with ``&`` escaped as Slack asks, else None."""
+    link = safe_link(url)
+    return link.replace("&", "&amp;") if link else None
 
 
 def _mrkdwn(text: str, limit: int = SECTION_MAX) -> dict[str, str]:
@@ -34,11 +41,8 @@ def _headlines(alert: Alert, max_samples: int, title_max: int) -> str:
     lines = []
     for sample in alert.samples[:max_samples]:
         label = _escape(clip(sample.title, title_max)).replace("|", "¦")
-        line = (
-            f"• <{sample.url}|{label}> ({sample.score:+.2f})"
-            if sample.url
-            else f"• {label} ({sample.score:+.2f})"
-        )
+        target = _link_target(sample.url)
+        line = f"• <{target}|{label}> ({sample.score:+.2f})" if target else f"• {label} ({sample.score:+.2f})"
         if sum(len(x) + 1 for x in lines) + len(line) > SECTION_MAX:
             break
         lines.append(line)
@@ -50,7 +54,8 @@ def _alert_blocks(alert: Alert, max_samples: int, title_max: int) -> list[dict[s
         {
             "type": "section",
             "text": _mrkdwn(f"*{_escape(alert.key)}* ({alert.scope}): {_escape(summary(alert))}"),
-            "fields": [_mrkdwn(f"*{name}*\n{value}", FIELD_MAX) for name, value in facts(alert)[:FIELDS_MAX]],
+            "fields": [_mrkdwn(f"*{_escape(name)}*\n{_escape(value)}", FIELD_MAX)
+                       for name, value in facts(alert)[:FIELDS_MAX]],
         }
     ]
     headlines = _headlines(alert, max_samples, title_max)
@@ -60,7 +65,7 @@ def _alert_blocks(alert: Alert, max_samples: int, title_max: int) -> list[dict[s
     blocks.append(
         {
             "type": "context",
-            "elements": [_mrkdwn(f"fingerprint `{alert.fingerprint}` · evaluated {evaluated}", 2000)],
+            "elements": [_mrkdwn(f"fingerprint `{_escape(alert.fingerprint)}` · evaluated {_escape(evaluated)}", 2000)],
         }
     )
     blocks.append({"type": "divider"})
@@ -86,7 +91,7 @@ def _build(alerts: list[Alert], max_samples: int, title_max: int) -> dict[str, A
         blocks.append(
             {"type": "section", "text": _mrkdwn(f"…and {len(alerts) - shown} more alerts of this rule")}
         )
-    return {"text": clip(f"{icon} {title(alerts)}", FALLBACK_MAX), "blocks": blocks}
+    return {"text": clip(f"{icon} {_escape(title(alerts))}", FALLBACK_MAX), "blocks": blocks}
 
 
 def build(alerts: list[Alert]) -> dict[str, Any]:

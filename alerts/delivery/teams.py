@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from alerts.delivery.text import clip, facts, summary, title
+from alerts.delivery.text import clip, facts, safe_link, summary, title
 from monitor.schemas import Alert
 
 PAYLOAD_MAX_BYTES = 27_000
@@ -18,23 +18,26 @@ CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
 
+_MARKDOWN = str.maketrans({"[": "(", "]": ")", "*": "∗", "_": "＿", "`": "'", "<": "‹", ">": "›", "#": "＃"})
+
+
 def _md(text: str) -> str:
-    """Neutralise the characters Adaptive Card markdown would interpret inside link text."""
-    return text.replace("[", "(").replace("]", ")")
+    """Neutralise what Adaptive Card markdown would interpret (links, emphasis, code, headings, HTML-ish)."""
+    return text.translate(_MARKDOWN).replace("\n", " ")
 
 
 def _alert_container(alert: Alert, max_samples: int, title_max: int) -> dict[str, Any]:
     items: list[dict[str, Any]] = [
         {
             "type": "TextBlock",
-            "text": clip(f"**{alert.key}** ({alert.scope}): {summary(alert)}", 2000),
+            "text": clip(f"**{_md(alert.key)}** ({alert.scope}): {_md(summary(alert))}", 2000),
             "wrap": True,
         },
         {"type": "FactSet", "facts": [{"title": name, "value": value} for name, value in facts(alert)]},
     ]
     lines = [
-        f"- [{_md(clip(s.title, title_max))}]({s.url}) ({s.score:+.2f})"
-        if s.url
+        f"- [{_md(clip(s.title, title_max))}]({link}) ({s.score:+.2f})"
+        if (link := safe_link(s.url))
         else f"- {_md(clip(s.title, title_max))} ({s.score:+.2f})"
         for s in alert.samples[:max_samples]
     ]
@@ -67,7 +70,7 @@ def _build(alerts: list[Alert], max_alerts: int, max_samples: int, title_max: in
         "body": body,
         "msteams": {"width": "Full"},
     }
-    first_link = next((s.url for a in alerts for s in a.samples if s.url), None)
+    first_link = next((link for a in alerts for s in a.samples if (link := safe_link(s.url))), None)
     if first_link and max_samples:
         card["actions"] = [{"type": "Action.OpenUrl", "title": "Open top headline", "url": first_link}]
     return {

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from monitor.redact import redact_text
 from monitor.web.alert_source import firing_source
 from monitor.web.sentiment_gauges import SentimentGauges
 from monitor.web.status_page import StatusPage
@@ -44,7 +45,8 @@ def install_web(app: faust.App, runtime: Any) -> tuple[SentimentGauges, StatusPa
     gauges = SentimentGauges(store, top_tickers=int(getattr(settings, "gauge_top_tickers", DEFAULT_TOP_TICKERS)),
                              firing=firing)
     gauges.register()
-    page = StatusPage(store, firing, pipeline=getattr(runtime, "pipeline_status", None))
+    page = StatusPage(store, firing, pipeline=getattr(runtime, "pipeline_status", None),
+                      stale_after_s=float(getattr(settings, "feeds_stale_after_s", 1800.0)))
     _drop_faust_index(app)
 
     @app.page("/")
@@ -58,7 +60,7 @@ def install_web(app: faust.App, runtime: Any) -> tuple[SentimentGauges, StatusPa
             body = await asyncio.wait_for(page.status(), 10)
         except Exception as exc:  # noqa: BLE001 - the page shows the reason instead of a bare 500
             log.warning("status page read failed: %s: %s", type(exc).__name__, exc)
-            return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=503)
+            return web.json_response({"error": redact_text(f"{type(exc).__name__}: {exc}")}, status=503)
         return web.json_response(body, headers={"Cache-Control": "no-store"})
 
     @app.task

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+from consumers.health import HealthStore
+from monitor.redact import redact_text
 from monitor.web.alert_source import FiringSource, no_alerts
 from monitor.windows import WindowStats, WindowStore
 
@@ -58,8 +60,10 @@ class StatusPage:
     def __init__(
         self, store: WindowStore, firing: FiringSource = no_alerts, *, cache_s: float = 2.0,
         refresh_s: float = 5.0, pipeline: Callable[[], dict[str, Any]] | None = None,
+        stale_after_s: float = 1800.0,
     ) -> None:
         self.store = store
+        self.stale_after_s = stale_after_s  # no feed succeeded this long: the page says so in a banner
         self.firing = firing
         self.pipeline = pipeline  # the worker's "keeping up?" numbers (monitor.worker.pace); None: not shown
         self.cache_s = cache_s
@@ -105,4 +109,13 @@ class StatusPage:
             "alerts": await self.firing(),
             "recent": await store.recent(RECENT_LIMIT),
             "pipeline": self.pipeline() if self.pipeline is not None else None,
+            "feeds_problem": await self._feeds_problem(),
         }
+
+    async def _feeds_problem(self) -> str | None:
+        """One line when the consumers are running but no feed has succeeded for ``stale_after_s`` (offline)."""
+        summary = await HealthStore(self.store.redis, self.store.namespace).load_summary()
+        if summary is None:
+            return None
+        reason = summary.stale_reason(time.time(), self.stale_after_s)
+        return redact_text(reason) if reason else None
