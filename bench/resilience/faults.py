@@ -71,6 +71,9 @@ async def broker_restart(workdir: Path, size: Size, *, drained: bool = True) -> 
             undelivered = set(books.undelivered) - alerts_at_risk
             result.require(not undelivered, f"{len(undelivered)} notifications lost that were not in the broker")
             result.require(books.outbox_left == 0 and books.dead_letters == 0, "outbox not drained")
+            in_broker = len(set(books.undelivered) & alerts_at_risk)
+            result.lost_detail.append(f"{len(lost_in_broker)} stories and {in_broker} notifications were "
+                                      "acknowledged by Tansu, then lost with its memory")
             result.notes.append(
                 f"lost with Tansu's memory: {len(lost_in_broker)} of {len(at_risk)} stories acknowledged but not "
                 f"yet counted at the crash, {len(set(books.undelivered) & alerts_at_risk)} notifications decided "
@@ -89,17 +92,20 @@ async def broker_crash_unsynced(workdir: Path, size: Size) -> ScenarioResult:
 # --- 2. Redis restart --------------------------------------------------------------------------------------
 
 
-async def redis_restart(workdir: Path, size: Size) -> ScenarioResult:
-    """Stop Valkey mid-stream (its memory is gone), start it again: the worker and consumers retry and resume.
+async def redis_restart(workdir: Path, size: Size, *, persist: bool = True) -> ScenarioResult:
+    """Stop Valkey mid-stream (SIGTERM, as systemd or Docker would), start it again in the same folder; the worker
+    and consumers retry and resume.
 
-    Counts must stay exact: every story on the feeds at the restart or written after it is counted exactly
-    once (the consumers lost their seen-ids and ETags with Redis, so they re-fetch and re-produce; the windows
-    lost their markers, so each story is counted once more in the new, empty Redis). What lived only in Redis
-    is reported: stories that had already left the feeds are gone from the windows, firing alerts were
-    forgotten (and are notified again), queued notifications were lost.
+    With ``persist`` (what ``bearwatch up`` runs: an append-only file, fsync every second) nothing may be lost:
+    every served story is counted exactly once, every decided notification is delivered, the live alerts equal
+    the offline detector's, and the restart wipes no count. Without it (``BEARWATCH_EMBEDDED_REDIS_PERSIST=false``,
+    memory only) the restart wipes everything: counts must still be exact for every story on the feeds at the
+    restart or written after it (the consumers lost their seen-ids and ETags, so they re-fetch and re-produce, and
+    each story is counted once in the empty Redis), and what lived only in Redis is reported: stories that had left
+    the feeds stay uncounted, firing alerts are forgotten (and notified again), queued notifications are gone.
     """
     began = time.monotonic()
-    async with Harness(HarnessConfig(workdir, feed_window=size.feed_window)) as h:
+    async with Harness(HarnessConfig(workdir, feed_window=size.feed_window, persist_redis=persist)) as h:
         await h.set_rate(size.rate)  # the stream starts while the worker is still loading its model
         await ready(h, "redis_restart")
         await asyncio.sleep(size.stream_s)
@@ -109,32 +115,57 @@ async def redis_restart(workdir: Path, size: Size) -> ScenarioResult:
         queued = h.last_outbox  # read by the harness just before it stopped Valkey
         await asyncio.sleep(size.outage_s)
         restarted = await h.start_server("redis")
+        wiped = counted_before - await h.counted_after_restart(counted_before)  # markers that did not come back
         resumed = await resumed_after(h, restarted, 90)
         await asyncio.sleep(size.stream_s)
-        # Counted before the restart and never served again after it (the items left their feed while the
-        # consumers could not poll, or before the first poll after the restart): their counts died with Redis.
-        gone = counted_before - await h.world.call(lambda: h.world.served_since(restarted))
-        result = await finish("2 redis restart", h, began, size, oracle=False, strict_alerts=False,
-                              excused=frozenset(gone | queued))
+        # Wiped and never served again after the restart (the items left their feed while the consumers could not
+        # poll, or before the first poll after it): nothing can count them again.
+        gone = wiped - await h.world.call(lambda: h.world.served_since(restarted))
+        name = "2 redis restart" if persist else "2m redis restart, memory"
+        result = await finish(name, h, began, size, oracle=persist, strict_alerts=False,
+                              excused=frozenset() if persist else frozenset(gone | queued))
         books = result.books
-        # Stories that left every feed before the restart cannot be fetched again: their counts died with Redis.
-        result.failures = [f for f in result.failures if "never counted" not in f]
-        result.require(set(books.lost) <= gone, f"{len(set(books.lost) - gone)} lost stories were still on the "
-                                                 "feeds or written after the restart")
-        # Notifications queued in the outbox stream when Valkey died went with it (AOF keeps them: docs).
-        undelivered = set(books.undelivered) - queued
-        result.require(not undelivered, f"{len(undelivered)} decided notifications never delivered that were not "
-                                        "in the outbox when Valkey stopped")
+        reproduced = sum(1 for seen in h.taps["raw"].seen.values() if len(seen.copies) > 1)
+        undelivered = set(books.undelivered)
+        result.lost_detail.append(f"the restart wiped the counts of {len(wiped)} stories, {len(gone)} of them "
+                                  f"never served again; {len(undelivered & queued)} of {len(queued)} queued "
+                                  "notifications lost")
+        result.require(not books.duplicate_notifications, f"{books.duplicate_notifications} notifications "
+                                                          "delivered under more than one Idempotency-Key")
+        result.require(not books.out_of_order, f"out of order per fingerprint: {books.out_of_order[:2]}")
         result.require(books.outbox_left == 0 and books.dead_letters == 0, "outbox not drained")
         result.require(resumed is not None, "the pipeline did not resume after the restart")
-        reproduced = sum(1 for seen in h.taps["raw"].seen.values() if len(seen.copies) > 1)
-        result.notes.append(
-            f"lost with Valkey's memory: windows of {len(counted_before)} counted stories ({len(gone)} had left "
-            f"the feeds and stay uncounted), seen-ids and ETags ({reproduced} stories re-fetched and re-produced), "
-            f"alert lifecycle ({books.duplicates} notifications sent again), {len(queued)} queued notifications "
-            f"({len(set(books.undelivered) & queued)} of them never delivered)")
+        if persist:
+            if books.oracle is not None:
+                result.require(not books.missing_from_decided and not books.not_in_oracle,
+                               f"live alerts differ from the offline detector: {len(books.missing_from_decided)} "
+                               f"never decided live, {len(books.not_in_oracle)} only live")
+            result.require(not wiped, f"the restart wiped the window markers of {len(wiped)} counted stories")
+            result.require(not undelivered, f"{len(undelivered)} decided notifications never delivered")
+            result.notes.append(
+                f"kept by Valkey's append-only file: windows of {len(counted_before)} counted stories, seen-ids and "
+                f"ETags ({reproduced} stories produced twice), alert lifecycle, {len(queued)} queued notifications "
+                f"({books.duplicate_keys} requests repeated an Idempotency-Key already answered)")
+        else:
+            # Stories that left every feed before the restart cannot be fetched again: their counts died with Redis.
+            result.failures = [f for f in result.failures if "never counted" not in f]
+            result.require(set(books.lost) <= gone, f"{len(set(books.lost) - gone)} lost stories were still on "
+                                                     "the feeds or written after the restart")
+            # Notifications queued in the outbox stream when Valkey died went with it.
+            result.require(not undelivered - queued, f"{len(undelivered - queued)} decided notifications never "
+                                                     "delivered that were not in the outbox when Valkey stopped")
+            result.notes.append(
+                f"lost with Valkey's memory: windows of {len(counted_before)} counted stories ({len(gone)} had left "
+                f"the feeds and stay uncounted), seen-ids and ETags ({reproduced} stories re-fetched and "
+                f"re-produced), alert lifecycle ({books.duplicates} notifications sent again), {len(queued)} queued "
+                f"notifications ({len(undelivered & queued)} of them never delivered)")
         result.notes.append(f"recovery after restart: {resumed:.1f} s" if resumed else "no recovery")
     return result
+
+
+async def redis_restart_memory(workdir: Path, size: Size) -> ScenarioResult:
+    """Scenario 2 with a memory-only Valkey (``BEARWATCH_EMBEDDED_REDIS_PERSIST=false``): what persistence saves."""
+    return await redis_restart(workdir, size, persist=False)
 
 
 # --- 3. worker crash ---------------------------------------------------------------------------------------

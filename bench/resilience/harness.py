@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import time
 
@@ -55,7 +56,7 @@ class Harness:
         self.workdir = config.workdir
         self.newsroom = Newsroom(default_t0(), config.speed, seed=config.seed)
         self.world = OutsideWorld(self.newsroom, SECRET)
-        self.stack = EmbeddedStack(self.workdir / "var")
+        self.stack = EmbeddedStack(self.workdir / "var", persist_redis=config.persist_redis)
         self.services: dict[str, Service] = {}
         self.supervisors: list[asyncio.Task[None]] = []
         self.timeline: list[tuple[float, str]] = []
@@ -84,6 +85,8 @@ class Harness:
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # A fresh deployment: a persisted Valkey left by an earlier run in the same --workdir must not be reloaded.
+        shutil.rmtree(self.stack.redis_dir, ignore_errors=True)
         self.world.start(self.config.publishers, self.config.feeds_per_publisher, self.config.feed_window)
         hostile = [(f"hostile-{mode}", self.world.add_hostile(mode)) for mode in self.config.hostile]
         await asyncio.to_thread(self.stack.start)
@@ -181,7 +184,8 @@ class Harness:
     # --- faults ---------------------------------------------------------------------------------------------
 
     async def stop_server(self, name: str) -> float:
-        """Stop the embedded broker ('kafka') or Valkey ('redis'); its memory is gone."""
+        """Stop the embedded broker ('kafka', its memory is gone) or Valkey ('redis': SIGTERM, so a persisting
+        Valkey writes its append-only file out first; a memory-only one loses everything)."""
         server = self.stack.servers[name]
         if name == "redis":
             # Freeze writes, then note what the outbox holds: exactly what dies with Valkey's memory.
@@ -198,8 +202,7 @@ class Harness:
         """Start it again on the same port (what a restarted container or systemd unit does)."""
         server = self.stack.servers[name]
         await asyncio.to_thread(server.start)
-        ready = self.stack._redis_ready if name == "redis" else (lambda: port_open("127.0.0.1", server.port))  # noqa: SLF001
-        await asyncio.to_thread(wait_until, ready, 20, f"{name} restart")
+        await asyncio.to_thread(self.stack.wait_ready, name)  # a persisted Valkey first reloads its file
         if name == "kafka":
             for tap in self.taps.values():
                 tap.reset()
@@ -234,6 +237,19 @@ class Harness:
                 return {sid for sid in ids if sid in self._counted}
             self._counted.update(sid for sid, hit in zip(chunk, found, strict=True) if hit)
         return {sid for sid in ids if sid in self._counted}
+
+    async def counted_after_restart(self, ids: set[str], timeout_s: float = 30.0) -> set[str]:
+        """:meth:`counted` once Redis answers again: the first call after a restart may meet a dead pooled
+        connection, and :meth:`counted` reads an error as "not known to be counted"."""
+        assert self.redis is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                await self.redis.ping()
+                break
+            except (RedisError, OSError):
+                await asyncio.sleep(0.5)
+        return await self.counted(ids)
 
     async def acknowledged(self, ids: set[str] | list[str]) -> set[str]:
         """Which of ``ids`` the consumers saw acknowledged by the broker (their seen-id marker exists in Redis:

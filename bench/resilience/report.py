@@ -1,5 +1,6 @@
 """What a scenario hands back (:class:`ScenarioResult`) and the one-line-per-scenario table ``make resilience``
-prints: PASS/FAIL, stories served/scored/counted, alerts decided/delivered, duplicates, max lag, peak RSS."""
+prints: PASS/FAIL, stories served/scored/counted, what was lost (in words, so the line reads without the docs),
+alerts decided/delivered, duplicates, max lag, peak RSS."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class ScenarioResult:
     peak_rss: dict[str, int] = field(default_factory=dict)  # process name -> bytes
     seconds: float = 0.0
     measured: dict[str, float] = field(default_factory=dict)  # e.g. capacity (stories/s) for the soak's rate
+    lost_detail: list[str] = field(default_factory=list)  # where the losses came from, e.g. "3 with Tansu's memory"
 
     @property
     def passed(self) -> bool:
@@ -41,10 +43,19 @@ class ScenarioResult:
         rss = " ".join(f"{name} {value / MB:.0f}" for name, value in sorted(self.peak_rss.items()))
         return (
             f"{'PASS' if self.passed else 'FAIL'}  {self.name:<22} "
-            f"stories served/scored/counted {b.served}/{b.scored}/{b.counted}  "
+            f"stories served/scored/counted {b.served}/{b.scored}/{b.counted}  {self.lost_line()}  "
             f"alerts decided/delivered {b.decided}/{b.delivered}  dup {b.duplicates}  "
             f"max lag {self.max_lag}  peak RSS MB [{rss}]  {self.seconds:.0f} s"
         )
+
+
+    def lost_line(self) -> str:
+        """``lost: N stories (served, never counted), M notifications (decided, never delivered)`` plus the
+        scenario's own breakdown in brackets."""
+        b = self.books
+        text = (f"lost: {len(b.lost)} stories (served, never counted), "
+                f"{len(b.undelivered)} notifications (decided, never delivered)")
+        return text + (f" [{'; '.join(self.lost_detail)}]" if self.lost_detail else "")
 
 
 def table(results: list[ScenarioResult]) -> str:

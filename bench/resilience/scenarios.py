@@ -1,4 +1,4 @@
-"""The seven resilience scenarios, their sizes and their names.
+"""The resilience scenarios, their sizes and their names.
 
 Every scenario is an async function ``(workdir, size) -> ScenarioResult`` that starts its own system, injects its
 fault or load, settles, closes the books and records its own assertion (``result.check()`` raises). ``CI`` sizes
@@ -8,7 +8,14 @@ Faults (1-4) live in ``faults.py``, load (5-7) in ``load.py``.
 
 from __future__ import annotations
 
-from bench.resilience.faults import broker_crash_unsynced, broker_restart, receiver_down, redis_restart, worker_crash
+from bench.resilience.faults import (
+    broker_crash_unsynced,
+    broker_restart,
+    receiver_down,
+    redis_restart,
+    redis_restart_memory,
+    worker_crash,
+)
 from bench.resilience.load import hostile_feeds, overload, soak
 from bench.resilience.steps import Size
 
@@ -23,6 +30,7 @@ BENCH = {
     "broker_restart": Size(rate=20, stream_s=20, outage_s=15, faults=2),
     "broker_crash_unsynced": Size(rate=20, stream_s=20, outage_s=10, faults=2),
     "redis_restart": Size(rate=20, stream_s=60, outage_s=10, feed_window=120),
+    "redis_restart_memory": Size(rate=20, stream_s=60, outage_s=10, feed_window=120),
     "worker_crash": Size(rate=20, stream_s=20, faults=3, settle_s=240),
     "receiver_down": Size(rate=20, stream_s=20, outage_s=180, settle_s=300),
     "hostile_feeds": Size(rate=20, outage_s=120),
@@ -33,6 +41,7 @@ SCENARIOS = {
     "broker_restart": broker_restart,
     "broker_crash_unsynced": broker_crash_unsynced,
     "redis_restart": redis_restart,
+    "redis_restart_memory": redis_restart_memory,
     "worker_crash": worker_crash,
     "receiver_down": receiver_down,
     "hostile_feeds": hostile_feeds,
@@ -40,4 +49,4 @@ SCENARIOS = {
     "soak": soak,
 }
 __all__ = ["BENCH", "CI", "SCENARIOS", "Size", "broker_crash_unsynced", "broker_restart", "hostile_feeds", "overload",
-           "receiver_down", "redis_restart", "soak", "worker_crash"]
+           "receiver_down", "redis_restart", "redis_restart_memory", "soak", "worker_crash"]

@@ -9,14 +9,16 @@ What survives a restart: with ``persist_redis`` (``bearwatch up`` sets it from
 seen ids, validators, alert lifecycle and the outbox are reloaded by the next start in the same folder. It is off
 by default *in this class* because every other caller (replay, backtest, benches, the test session) wants a
 throwaway server, and some of them reuse a folder between runs. Tansu has no local durable storage in this build
-(it refuses ``sqlite://``, ``postgres://`` without a server and ``file://``; see docs/resilience.md): it keeps
-everything in memory.
+(it refuses ``sqlite://`` and ``file://``; ``postgres://`` needs a server): it keeps everything in memory, unless
+``kafka_storage="seaweedfs"`` (``BEARWATCH_EMBEDDED_KAFKA_STORAGE``, opt-in) starts a local S3 store for it first
+(``objectstore.py``; docs/resilience.md says what each choice keeps).
 """
 
 from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,7 @@ import redis
 
 from monitor.stack.binaries import tansu_binary, valkey_binary
 from monitor.stack.datadir import DataDirBusy, DataDirLock
+from monitor.stack.objectstore import BUCKET, bucket_ready, seaweed_argv, tansu_s3_env
 from monitor.stack.process import free_port, port_open, spawn, stop, wait_until
 
 HOST = "127.0.0.1"
@@ -40,16 +43,19 @@ class EmbeddedServer:
     log_path: Path
     argv: list[str]
     proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] | None = None
+    ready: Callable[[], bool] | None = None  # default: the port accepts connections
+    grace_s: float = 5.0  # SIGTERM, then SIGKILL after this long
 
     def start(self) -> None:
-        self.proc = spawn(self.argv, self.log_path)
+        self.proc = spawn(self.argv, self.log_path, self.env)
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
         if self.proc is not None:
-            stop(self.proc)
+            stop(self.proc, self.grace_s)
 
 
 @dataclass
@@ -61,11 +67,12 @@ class EmbeddedStack:
     kafka: bool = True
     redis: bool = True
     persist_redis: bool = False
+    kafka_storage: str = "memory"  # or "seaweedfs": Tansu on s3:// against a local SeaweedFS (objectstore.py)
     start_timeout_s: float = 20.0
     load_timeout_s: float = 600.0  # a persisted Valkey answers LOADING while it reads its file: bounded, generous
     servers: dict[str, EmbeddedServer] = field(default_factory=dict)
     startup_seconds: float = 0.0
-    _lock: DataDirLock | None = field(default=None, init=False, repr=False)
+    _locks: list[DataDirLock] = field(default_factory=list, init=False, repr=False)
 
     @property
     def redis_dir(self) -> Path:
@@ -85,7 +92,11 @@ class EmbeddedStack:
         logs = self.var_dir / "logs"
         try:
             if self.kafka:
-                self._start_kafka(logs)
+                if self.kafka_storage not in ("memory", "seaweedfs"):
+                    raise StackError(f"embedded kafka storage {self.kafka_storage!r} is unknown: use memory or "
+                                     "seaweedfs (BEARWATCH_EMBEDDED_KAFKA_STORAGE)")
+                s3_port = self._start_objectstore(logs) if self.kafka_storage == "seaweedfs" else None
+                self._start_kafka(logs, s3_port=s3_port)
             if self.redis:
                 self._start_redis(logs)
         except BaseException:
@@ -94,7 +105,22 @@ class EmbeddedStack:
         self.startup_seconds = time.monotonic() - began
         return self
 
-    def _start_kafka(self, logs: Path, port: int | None = None) -> None:
+    def _lock_dir(self, folder: Path, name: str) -> None:
+        try:
+            self._locks.append(DataDirLock(folder).acquire())
+        except DataDirBusy as exc:
+            raise StackError(f"embedded {name}: {exc}") from None
+
+    def _start_objectstore(self, logs: Path) -> int:
+        """SeaweedFS for Tansu's s3:// storage, data under ``var_dir/seaweedfs``; returns its S3 port."""
+        data = (self.var_dir / "seaweedfs").resolve()
+        self._lock_dir(data, "seaweedfs")
+        argv, s3_port = seaweed_argv(data, HOST)
+        self._launch(EmbeddedServer("objectstore", s3_port, logs / "seaweedfs.log", argv,
+                                    ready=lambda: bucket_ready(HOST, s3_port), grace_s=30.0))
+        return s3_port
+
+    def _start_kafka(self, logs: Path, port: int | None = None, s3_port: int | None = None) -> None:
         port = port or free_port(HOST)
         url = f"tcp://{HOST}:{port}"
         server = EmbeddedServer(
@@ -109,8 +135,9 @@ class EmbeddedStack:
                 "--advertised-listener-url",
                 url,
                 "--storage-engine",
-                "memory://tansu/",
+                "memory://tansu/" if s3_port is None else f"s3://{BUCKET}/",
             ],
+            env=None if s3_port is None else tansu_s3_env(HOST, s3_port),
         )
         self._launch(server)
 
@@ -119,10 +146,7 @@ class EmbeddedStack:
         data = self.redis_dir
         data.mkdir(parents=True, exist_ok=True)
         if self.persist_redis:
-            try:
-                self._lock = DataDirLock(data).acquire()
-            except DataDirBusy as exc:
-                raise StackError(f"embedded redis: {exc}") from None
+            self._lock_dir(data, "redis")
             durability = ["--appendonly", "yes", "--appendfsync", "everysec"]
         else:
             durability = ["--appendonly", "no"]
@@ -163,6 +187,8 @@ class EmbeddedStack:
         def ready() -> bool:
             if stop_if_exited and not server.running():
                 return True
+            if server.ready is not None:
+                return server.ready()
             if name != "redis":
                 return port_open(HOST, server.port)
             try:
@@ -199,9 +225,9 @@ class EmbeddedStack:
     def stop(self) -> None:
         for server in reversed(list(self.servers.values())):
             server.stop()
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        for lock in self._locks:
+            lock.release()
+        self._locks.clear()
 
     def __enter__(self) -> EmbeddedStack:
         return self.start()
