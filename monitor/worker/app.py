@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> faust.App:
         topic_allow_declare=True,
         producer_acks=-1,
         web_host=settings.http_host,
+        web_bind=settings.http_host,  # web_host only names the URL; without web_bind Faust listens on 0.0.0.0
         web_port=settings.worker_port,
         web_in_thread=False,
         datadir=str(settings.var_dir / "faust"),
