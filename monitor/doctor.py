@@ -22,7 +22,8 @@ from monitor.kafka import KafkaUnavailable, check_kafka
 from monitor.redact import redact_text
 from monitor.settings import Settings, SettingsError, load_settings, unknown_env_vars
 from monitor.stack.binaries import MissingBinaryError, tansu_binary, valkey_binary
-from monitor.stack.durability import EMBEDDED_BROKER_LIMIT, redis_durability
+from monitor.stack.durability import broker_durability, redis_durability
+from monitor.stack.objectstore import seaweed_binary
 
 
 @dataclass
@@ -57,7 +58,11 @@ async def _check_all(settings: Settings) -> list[Finding]:
 async def _kafka(settings: Settings) -> Finding:
     if settings.kafka_url is None:
         try:
-            return Finding("kafka", True, f"embedded Tansu will start ({tansu_binary()}); {EMBEDDED_BROKER_LIMIT}")
+            where = f"embedded Tansu will start ({tansu_binary()})"
+            if settings.embedded_kafka_storage == "seaweedfs":
+                where += f" on SeaweedFS ({seaweed_binary()})"
+            data = broker_durability(settings.embedded_kafka_storage, (settings.var_dir / "seaweedfs").resolve())
+            return Finding("kafka", True, f"{where}; {data}")
         except MissingBinaryError as exc:
             return Finding("kafka", False, str(exc))
     try:

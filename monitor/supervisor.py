@@ -25,7 +25,7 @@ from monitor.services import Service, available_services, service_command, servi
 from monitor.settings import Settings
 from monitor.stack import EmbeddedStack, StackError
 from monitor.stack.binaries import MissingBinaryError
-from monitor.stack.durability import EMBEDDED_BROKER_LIMIT, embedded_redis_durability
+from monitor.stack.durability import embedded_broker_durability, embedded_redis_durability
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def run_up(settings: Settings, config: Path | None) -> int:
     """Run until SIGINT/SIGTERM; return the process exit code."""
     began = time.monotonic()
     stack = EmbeddedStack(settings.var_dir, kafka=settings.kafka_url is None, redis=settings.redis_url is None,
-                          persist_redis=settings.embedded_redis_persist)
+                          persist_redis=settings.embedded_redis_persist, kafka_storage=settings.embedded_kafka_storage)
     try:
         stack.start()
     except (StackError, MissingBinaryError, TimeoutError) as exc:
@@ -144,7 +144,9 @@ def _print_banner(settings: Settings, stack: EmbeddedStack, kafka_url: str, redi
     table.add_column("part")
     table.add_column("where")
     embedded = set(stack.servers)
-    table.add_row("Kafka" + (" (embedded Tansu, in memory)" if "kafka" in embedded else ""), kafka_url)
+    in_memory = "kafka" in embedded and stack.kafka_storage == "memory"
+    table.add_row("Kafka" + ((" (embedded Tansu, in memory)" if in_memory else " (embedded Tansu on SeaweedFS)")
+                             if "kafka" in embedded else ""), kafka_url)
     table.add_row("Redis" + (" (embedded Valkey)" if "redis" in embedded else ""), redis_url)
     if "redis" in embedded:
         table.add_row("Redis data", embedded_redis_durability(stack))
@@ -155,5 +157,6 @@ def _print_banner(settings: Settings, stack: EmbeddedStack, kafka_url: str, redi
         table.add_row("status page", f"http://{settings.http_host}:{settings.worker_port}/")
     console.print(table)
     if "kafka" in embedded:
-        console.print(f"[yellow]note:[/] {EMBEDDED_BROKER_LIMIT}")
+        console.print(f"[yellow]note:[/] {embedded_broker_durability(stack)}" if in_memory
+                      else f"Kafka data: {embedded_broker_durability(stack)}")
     console.print("Press Ctrl-C to stop everything.")

@@ -66,6 +66,7 @@ class HarnessConfig:
     alert_group_wait_s: float = 1.0
     namespace: str = "rs"
     persist_redis: bool = True  # the embedded Valkey's append-only file, as `bearwatch up` runs it by default
+    kafka_storage: str = "memory"  # the embedded Tansu's storage, as `bearwatch up` runs it by default
     seed: int = 1
     engine: dict[str, float] = field(default_factory=lambda: {
         "connect_timeout_s": 2.0, "read_timeout_s": 5.0, "total_timeout_s": 10.0, "backoff_base_s": 1.0,

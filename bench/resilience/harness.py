@@ -56,7 +56,8 @@ class Harness:
         self.workdir = config.workdir
         self.newsroom = Newsroom(default_t0(), config.speed, seed=config.seed)
         self.world = OutsideWorld(self.newsroom, SECRET)
-        self.stack = EmbeddedStack(self.workdir / "var", persist_redis=config.persist_redis)
+        self.stack = EmbeddedStack(self.workdir / "var", persist_redis=config.persist_redis,
+                                   kafka_storage=config.kafka_storage)
         self.services: dict[str, Service] = {}
         self.supervisors: list[asyncio.Task[None]] = []
         self.timeline: list[tuple[float, str]] = []
@@ -87,6 +88,7 @@ class Harness:
         self.workdir.mkdir(parents=True, exist_ok=True)
         # A fresh deployment: a persisted Valkey left by an earlier run in the same --workdir must not be reloaded.
         shutil.rmtree(self.stack.redis_dir, ignore_errors=True)
+        shutil.rmtree(self.stack.var_dir / "seaweedfs", ignore_errors=True)
         self.world.start(self.config.publishers, self.config.feeds_per_publisher, self.config.feed_window)
         hostile = [(f"hostile-{mode}", self.world.add_hostile(mode)) for mode in self.config.hostile]
         await asyncio.to_thread(self.stack.start)
@@ -183,10 +185,13 @@ class Harness:
 
     # --- faults ---------------------------------------------------------------------------------------------
 
-    async def stop_server(self, name: str) -> float:
+    async def stop_server(self, name: str, kill: bool = False) -> float:
         """Stop the embedded broker ('kafka', its memory is gone) or Valkey ('redis': SIGTERM, so a persisting
-        Valkey writes its append-only file out first; a memory-only one loses everything)."""
+        Valkey writes its append-only file out first; a memory-only one loses everything). ``kill``: SIGKILL,
+        no chance to flush anything (a crash)."""
         server = self.stack.servers[name]
+        if kill and server.proc is not None and server.proc.poll() is None:
+            server.proc.kill()
         if name == "redis":
             # Freeze writes, then note what the outbox holds: exactly what dies with Valkey's memory.
             assert self.redis is not None

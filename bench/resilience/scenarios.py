@@ -9,6 +9,7 @@ Faults (1-4) live in ``faults.py``, load (5-7) in ``load.py``.
 from __future__ import annotations
 
 from bench.resilience.faults import (
+    broker_crash_seaweedfs,
     broker_crash_unsynced,
     broker_restart,
     receiver_down,
@@ -29,6 +30,7 @@ CI = {
 BENCH = {
     "broker_restart": Size(rate=20, stream_s=20, outage_s=15, faults=2),
     "broker_crash_unsynced": Size(rate=20, stream_s=20, outage_s=10, faults=2),
+    "broker_crash_seaweedfs": Size(rate=20, stream_s=20, outage_s=10, faults=2),
     "redis_restart": Size(rate=20, stream_s=60, outage_s=10, feed_window=120),
     "redis_restart_memory": Size(rate=20, stream_s=60, outage_s=10, feed_window=120),
     "worker_crash": Size(rate=20, stream_s=20, faults=3, settle_s=240),
@@ -40,6 +42,7 @@ BENCH = {
 SCENARIOS = {
     "broker_restart": broker_restart,
     "broker_crash_unsynced": broker_crash_unsynced,
+    "broker_crash_seaweedfs": broker_crash_seaweedfs,
     "redis_restart": redis_restart,
     "redis_restart_memory": redis_restart_memory,
     "worker_crash": worker_crash,
@@ -48,5 +51,6 @@ SCENARIOS = {
     "overload": overload,
     "soak": soak,
 }
-__all__ = ["BENCH", "CI", "SCENARIOS", "Size", "broker_crash_unsynced", "broker_restart", "hostile_feeds", "overload",
-           "receiver_down", "redis_restart", "redis_restart_memory", "soak", "worker_crash"]
+__all__ = ["BENCH", "CI", "SCENARIOS", "Size", "broker_crash_seaweedfs", "broker_crash_unsynced", "broker_restart",
+           "hostile_feeds", "overload", "receiver_down", "redis_restart", "redis_restart_memory", "soak",
+           "worker_crash"]

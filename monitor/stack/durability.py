@@ -1,8 +1,8 @@
 """What the embedded servers keep across a restart, in words ``bearwatch up`` and ``bearwatch doctor`` print.
 
 One place for these sentences so the banner, the doctor and docs/resilience.md say the same thing: the embedded
-Valkey can keep its data (append-only file), the embedded Tansu cannot (this build has no local durable storage),
-and the fix for the broker is a real Kafka.
+Valkey keeps its data (append-only file) unless told not to; the embedded Tansu keeps nothing (memory) unless it
+is given the opt-in local S3 store; the durable broker for production is a real Kafka.
 """
 
 from __future__ import annotations
@@ -17,8 +17,18 @@ EMBEDDED_BROKER_LIMIT = (
 )
 
 
+def broker_durability(storage: str, folder: Path) -> str:
+    """One line for the embedded broker: the loss warning (memory) or where its data lives (seaweedfs)."""
+    if storage == "seaweedfs":
+        return (f"messages and committed offsets in a local S3 store (SeaweedFS) under {folder}: they survive a "
+                "broker crash or restart")
+    return EMBEDDED_BROKER_LIMIT
+
+
 class _Stack(Protocol):
     persist_redis: bool
+    kafka_storage: str
+    var_dir: Path
 
     @property
     def redis_dir(self) -> Path: ...
@@ -35,3 +45,7 @@ def redis_durability(persist: bool, folder: Path) -> str:
 
 def embedded_redis_durability(stack: _Stack) -> str:
     return redis_durability(stack.persist_redis, stack.redis_dir)
+
+
+def embedded_broker_durability(stack: _Stack) -> str:
+    return broker_durability(stack.kafka_storage, (stack.var_dir / "seaweedfs").resolve())
