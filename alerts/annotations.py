@@ -7,6 +7,7 @@ spec, so a template never fails at run time.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from typing import Any
@@ -26,7 +27,12 @@ PLACEHOLDERS = {
     "negative": "negative stories",
     "status": "firing/resolved",
     "top_headline": "the most negative headline",
+    "surprise": "-log10 of the chance of this much negative news (surprise rules)",
+    "expected": "negative stories the key normally gets in the window (surprise rules)",
 }
+MAX_TEMPLATE = 2000
+MAX_FORMAT_NUMBER = 64  # widths and precisions above this are a typo or an attack, not a layout
+_NUMBERS = re.compile(r"\d+")
 
 
 class _Formatter(string.Formatter):
@@ -43,11 +49,20 @@ _FORMATTER = _Formatter()
 
 
 def check_template(template: str) -> None:
-    """Raise ValueError naming an unknown placeholder or a syntax error."""
+    """Raise ValueError naming an unknown placeholder, an oversized format spec or a syntax error."""
+    if len(template) > MAX_TEMPLATE:
+        raise ValueError(f"template is longer than {MAX_TEMPLATE} characters")
     try:
-        fields = [name for _, name, _, _ in _FORMATTER.parse(template) if name is not None]
+        parsed = [(name, spec or "") for _, name, spec, _ in _FORMATTER.parse(template) if name is not None]
     except ValueError as exc:
         raise ValueError(f"bad template syntax: {exc}") from None
+    for name, spec in parsed:
+        if "{" in spec or "}" in spec:
+            raise ValueError(f"format spec of {{{name}}} may not contain nested placeholders")
+        if any(int(number) > MAX_FORMAT_NUMBER for number in _NUMBERS.findall(spec)):
+            raise ValueError(f"format spec {spec[:40]!r} of {{{name}}}: widths and precisions go up to "
+                             f"{MAX_FORMAT_NUMBER}")
+    fields = [name for name, _ in parsed]
     for name in fields:
         base = name.split(".")[0].split("[")[0]
         if base not in PLACEHOLDERS:

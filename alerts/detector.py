@@ -1,48 +1,71 @@
-"""``Detector``: evaluate the rules at every closed bucket boundary, in event time, and emit alert changes.
+"""``Detector``: the live detector. Evaluate the rules up to each new watermark, in event time, and emit alerts.
 
-Determinism is the point (a Kafka replay and the in-process backtest must produce the same alerts, with the
-same fingerprints and ``starts_at``): a rule is evaluated at each bucket end between its last evaluated
-boundary and the new watermark, never at wall-clock times, and every alert time is such a boundary. The keys
-evaluated are those a batch touched, those that still have data inside the rule's window (their window can
-change as it slides), and those pending or firing (so they resolve without new stories) -- never a scan of
-every key.
+Determinism is the point (a Kafka replay, the in-memory backtest and the live worker must produce the same alerts,
+with the same fingerprints and ``starts_at``): every alert time is a bucket boundary, and the condition at a
+boundary is a pure function of the windows (:func:`alerts.evaluate.evaluate`). Per call and rule:
 
-Stories later than the watermark update the windows but do not re-open boundaries already evaluated.
+1. the keys to look at: those the batch touched, those with data inside the rule's longest window, and those
+   pending or firing (so they resolve without new stories) -- never a scan of every key;
+2. their bucket arrays are read from Redis (:class:`alerts.reader.SeriesReader`: history hours, then minutes only
+   in hours that hold stories; final buckets cached);
+3. the condition is evaluated at the boundaries where it can change (:func:`alerts.evaluate.change_points`), and
+   the lifecycle (:func:`alerts.lifecycle.walk`) runs over those runs from each key's last evaluated boundary to
+   the new one -- the same code the backtest runs on its in-memory arrays;
+4. each key's new state is committed with a compare-and-set (``commit.lua``), so two detectors evaluating the
+   same data fire once; the loser's notifications are dropped ("stale").
+
+So the cost of a call grows with the keys and the stories involved (and the hours a watermark jumped over), not
+with the minutes since the last call. Stories later than the allowed lateness update the windows but do not
+re-open boundaries already evaluated.
 
 Hand-off (``hand_off=True``, the worker): a decision is committed in Redis before its alert reaches Kafka, so
-``lifecycle.lua`` also records it in a hand-off hash, and the caller calls :meth:`Detector.handed_on` once the
-alert is sent. Decisions left there by a worker that died in between are rebuilt from the windows (same
-fingerprint, ``starts_at`` and evaluation time, so the same notification id) and emitted again by the next
-evaluation: at the first one in a process, and by any detector once they are ``recover_after_s`` old. A copy
-sent twice is dropped by the outbox's idempotent enqueue.
+``commit.lua`` also records it in a hand-off hash, and the caller calls :meth:`Detector.handed_on` once the alert is
+sent. Decisions left there by a worker that died in between are rebuilt from the windows (same fingerprint,
+``starts_at`` and evaluation time, so the same notification id) and emitted again by the next evaluation: at the
+first one in a process, and by any detector once they are ``recover_after_s`` old.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+import numpy as np
 import redis.asyncio as aioredis
 
 from alerts import metrics
 from alerts.alert_builder import build_alert
-from alerts.measure import Baseline, Measurement, baseline_from_hours, holds, passes_guards, zscore
+from alerts.evaluate import Measures, change_points, evaluate, history_needed, window_seconds
+from alerts.lifecycle import Timing, after, walk
+from alerts.reader import SeriesReader
 from alerts.rules import Rule
-from alerts.state import AlertState, Decision
-from monitor.schemas import Alert, Scope, alert_fingerprint
-from monitor.windows import WindowStats, WindowStore
-from monitor.windows.spans import HOUR, floor_to, from_ms, span_seconds, to_ms
+from alerts.series import KeySeries
+from alerts.state import AlertState, Decision, Transition
+from monitor.schemas import Alert, Sample, alert_fingerprint
+from monitor.windows import WindowStore
+from monitor.windows.spans import floor_to, from_ms, to_ms
 
 log = logging.getLogger(__name__)
 MAX_BOUNDARIES = 7 * 1440  # per call and rule: a watermark jump of more than this is evaluated from its tail
-_CACHE_SIZE = 4096
+MARKET = ("market", "all")
 
 
-def _ms(seconds: int) -> int:
-    return seconds * 1000
+def timing_of(rule: Rule) -> Timing:
+    return Timing(int(rule.for_.total_seconds()), int(rule.repeat_interval.total_seconds()),
+                  int(rule.cooldown.total_seconds()))
+
+
+def needs_reference(rule: Rule) -> bool:
+    """Surprise rules on other scopes take their prior share from the market's history."""
+    return rule.surprise_above is not None and rule.scope != "market"
+
+
+def measures_at(measures: Measures, boundary: int) -> dict[str, float | int | None]:
+    """The numbers in force at ``boundary`` (the last evaluated point at or before it)."""
+    index = int(np.searchsorted(measures.at, boundary, side="right")) - 1
+    return measures.row(max(index, 0))
 
 
 class Detector:
@@ -70,17 +93,18 @@ class Detector:
         if len(set(names)) != len(names):
             raise ValueError(f"rule names must be unique: {names}")
         self.store = store
+        self.redis = redis
+        self.namespace = namespace
         self.rules = [rule for rule in rules if rule.enabled]
         self.state = AlertState(redis, namespace)
         self.step = store.bucket_seconds
         self.max_boundaries = max_boundaries
-        self.baseline_step = HOUR if HOUR % self.step == 0 else span_seconds_of_hour(self.step)
-        self._baselines: OrderedDict[tuple[str, str, str, int, int], Baseline | None] = OrderedDict()
+        self.reader = SeriesReader(redis, namespace, self.step)
         self.hand_off = hand_off
         self.recover_after_ms = int(recover_after_s * 1000)
         self._recovered_once = False
 
-    async def evaluate(self, touched: Iterable[tuple[Scope, str]], watermark: datetime | None) -> list[Alert]:
+    async def evaluate(self, touched: Iterable[tuple[str, str]], watermark: datetime | None) -> list[Alert]:
         """Alerts that changed state (fire, repeat, resolve) at boundaries up to ``watermark``, by time."""
         if watermark is None:
             return []
@@ -100,6 +124,109 @@ class Detector:
         if self.hand_off:
             await self.state.handed_on([handoff_field(alert) for alert in alerts])
 
+    # ------------------------------------------------------------------ one rule
+    async def _start(self, rule: Rule, end: int, fresh: bool) -> int | None:
+        prev = await self.state.position(rule.name)
+        longest = max(window_seconds(rule, self.step))
+        if prev is None and not fresh:
+            # A rule added to a running namespace starts with the current window, not at the first story ever.
+            prev = end - longest - self.step
+        elif prev is None:
+            # A fresh namespace (replay, backtest, first start): from the first story, so every run agrees.
+            first, _ = await self.store.event_range()
+            if first is None:
+                return None
+            prev = floor_to(to_ms(first) // 1000, self.step)
+        if end <= prev:
+            return None
+        start = prev + self.step
+        if (end - start) // self.step >= self.max_boundaries:
+            start = end - (self.max_boundaries - 1) * self.step
+            log.warning("rule %s: watermark jumped; evaluating only the last %d boundaries", rule.name,
+                        self.max_boundaries)
+        return start
+
+    async def _candidates(self, rule: Rule, touched: set[tuple[str, str]], start: int) -> list[str]:
+        """Keys to evaluate: touched, active inside the longest window, or live."""
+        longest = max(window_seconds(rule, self.step))
+        rows = await self.redis.zrangebyscore(self.store.keys.known(rule.scope), (start - longest - self.step) * 1000,
+                                              "+inf")
+        keys = {(m.decode() if isinstance(m, bytes) else m) for m in rows}
+        keys |= {key for scope, key in touched if scope == rule.scope}
+        keys |= await self.state.live_keys(rule.name)
+        return sorted(key for key in keys if rule.matches(key))
+
+    async def _series(self, rule: Rule, keys: list[str], start: int, end: int) -> tuple[dict[str, KeySeries],
+                                                                                        KeySeries | None]:
+        longest = max(window_seconds(rule, self.step))
+        hours_from = history_needed(rule, start, self.step)
+        series = await self.reader.read(rule.scope, keys, hours_from=hours_from,
+                                        minutes_from=start - longest - self.step, end=end)
+        reference = None
+        if needs_reference(rule):
+            reference = (await self.reader.read(*MARKET[:1], [MARKET[1]], hours_from=hours_from, minutes_from=None,
+                                                end=end))[MARKET[1]]
+        return series, reference
+
+    async def _evaluate_rule(self, rule: Rule, touched: set[tuple[str, str]], end: int,
+                             fresh: bool) -> list[tuple[int, Alert]]:
+        start = await self._start(rule, end, fresh)
+        if start is None:
+            return []
+        keys = await self._candidates(rule, touched, start)
+        fingerprints = [alert_fingerprint(rule.name, rule.scope, key) for key in keys]
+        states = await self.state.load(fingerprints)
+        series, reference = await self._series(rule, keys, start, end) if keys else ({}, None)
+        timing = timing_of(rule)
+        decided_ms = int(time.time() * 1000) if self.hand_off else None
+        pipe = self.redis.pipeline(transaction=False)
+        queued: list[tuple[str, list, Measures]] = []
+        evaluated = 0
+        for key, fingerprint, (state, token) in zip(keys, fingerprints, states, strict=True):
+            first = start if state.last_eval is None else max(start, state.last_eval + self.step)
+            if first > end:
+                continue
+            points = change_points(rule, series[key], first, end)
+            measures = evaluate(rule, series[key], points, reference)
+            evaluated += len(points)
+            if state.state == "inactive" and not measures.condition.any():
+                continue  # inactive and staying inactive: nothing to write
+            new, changes = walk(state, *after(points.tolist(), measures.condition.tolist(), first), end, self.step,
+                                timing)
+            await self.state.queue_commit(pipe, token=token, state=new, changes=changes, fingerprint=fingerprint,
+                                          rule=rule.name, scope=rule.scope, key=key,
+                                          value=float(measures.share[-1]), decided_ms=decided_ms)
+            queued.append((key, changes, measures))
+        replies = await pipe.execute() if queued else []
+        metrics.EVALUATIONS.labels(rule=rule.name).inc(evaluated)
+        found: list[tuple[int, str, Transition, dict]] = []
+        for (key, changes, measures), reply in zip(queued, replies, strict=True):
+            if (reply.decode() if isinstance(reply, bytes) else reply) != "ok":
+                metrics.TRANSITIONS.labels(rule=rule.name, action="stale").inc()
+                continue
+            for change in changes:
+                metrics.TRANSITIONS.labels(rule=rule.name, action=change.action).inc()
+                found.append((change.boundary, key, Transition(change.action, change.starts_at * 1000),
+                              measures_at(measures, change.boundary)))
+        await self.state.advance(rule.name, end)
+        alerts = []
+        for boundary, key, transition, row in found:
+            samples = await self._samples(rule, key, row, boundary)
+            alert = build_alert(rule, key, row, samples, transition, boundary)
+            log.info("alert %s %s %s at %s", alert.status, rule.name, key, alert.annotations.get("evaluated_at"))
+            alerts.append((boundary, alert))
+        return alerts
+
+    async def _samples(self, rule: Rule, key: str, row: dict, boundary: int) -> list[Sample]:
+        window = rule.all_windows[int(row["window"])]
+        try:
+            stats = await self.store.windows([(rule.scope, key, window, from_ms(boundary * 1000))],  # type: ignore[list-item]
+                                             samples=True)
+        except ValueError:  # a scope this window store does not know (yet): the alert goes out without headlines
+            return []
+        return list(stats[0].samples)
+
+    # ------------------------------------------------------------------ hand-off recovery
     async def _recover(self) -> list[tuple[int, int, str, Alert]]:
         """Decisions another process (or this one, before a crash) made and never handed on, as alerts."""
         first, self._recovered_once = not self._recovered_once, True
@@ -118,9 +245,8 @@ class Detector:
                         rebuilt[3].rule, rebuilt[3].key)
         return found
 
-    async def _rebuild(
-        self, decision: Decision, rules: dict[str, tuple[int, Rule]]
-    ) -> tuple[int, int, str, Alert] | None:
+    async def _rebuild(self, decision: Decision,
+                       rules: dict[str, tuple[int, Rule]]) -> tuple[int, int, str, Alert] | None:
         """The alert of ``decision``, from its state hash (rule, key) and the windows at its boundary."""
         state = await self.state.state_of(decision.fingerprint)
         if state.get("rule") not in rules:
@@ -128,171 +254,20 @@ class Detector:
             return None
         order, rule = rules[state["rule"]]
         key, boundary = state["key"], decision.boundary_ms // 1000
-        full = (await self.store.windows([(rule.scope, key, rule.window, from_ms(decision.boundary_ms))],
-                                         samples=True))[0]
-        measured = (await self._measure(rule, [full]))[0]
-        alert = build_alert(rule, key, Measurement(full, measured.baseline, measured.zscore), decision.transition,
-                            boundary)
-        return boundary, order, key, alert
-
-    async def _start(self, rule: Rule, end: int, fresh: bool) -> int | None:
-        prev = await self.state.position(rule.name)
-        if prev is None and not fresh:
-            # A rule added to a running namespace starts with the current window, not at the first story ever.
-            prev = end - span_seconds(rule.window, self.step) - self.step
-        elif prev is None:
-            # A fresh namespace (replay, backtest, first start): from the first story, so every run agrees.
-            first, _ = await self.store.event_range()
-            if first is None:
-                return None
-            prev = floor_to(to_ms(first) // 1000, self.step)
-        if end <= prev:
-            return None
-        start = prev + self.step
-        if (end - start) // self.step >= self.max_boundaries:
-            start = end - (self.max_boundaries - 1) * self.step
-            log.warning(
-                "rule %s: watermark jumped; evaluating only the last %d boundaries",
-                rule.name,
-                self.max_boundaries,
-            )
-        return start
-
-    async def _candidates(
-        self, rule: Rule, touched: set[tuple[Scope, str]], start: int
-    ) -> dict[str, int | None]:
-        """Keys to evaluate, with their latest event (s): touched, active in the window, or live."""
-        span = span_seconds(rule.window, self.step)
-        active = await self.store.keys_seen(rule.scope, since=from_ms(_ms(start - span)))
-        keys: dict[str, int | None] = {k: to_ms(t) // 1000 for k, t in active.items()}
-        for scope, key in touched:
-            if scope == rule.scope and key not in keys:
-                keys[key] = None
-        for key in await self.state.live_keys(rule.name):
-            keys.setdefault(key, None)
-        return {k: v for k, v in sorted(keys.items()) if rule.matches(k)}
-
-    async def _evaluate_rule(
-        self, rule: Rule, touched: set[tuple[Scope, str]], end: int, fresh: bool
-    ) -> list[tuple[int, Alert]]:
-        start = await self._start(rule, end, fresh)
-        if start is None:
-            return []
-        span = span_seconds(rule.window, self.step)
-        plan: list[tuple[str, int]] = []
-        for key, last_event in (await self._candidates(rule, touched, start)).items():
-            # Past last_event + span the window is empty; one empty boundary is enough to clear or resolve.
-            # No recent event (a live key gone quiet, a very late story): its window is empty all along.
-            stop = (
-                start if last_event is None else min(end, floor_to(last_event, self.step) + span + self.step)
-            )
-            plan.extend((key, boundary) for boundary in range(start, stop + 1, self.step))
-        stats = await self.store.windows([(rule.scope, key, rule.window, from_ms(_ms(b))) for key, b in plan])
-        measured = await self._measure(rule, stats)
-        pipe = self.state.redis.pipeline(transaction=False)
-        timing = {
-            "for_ms": int(rule.for_.total_seconds() * 1000),
-            "repeat_ms": int(rule.repeat_interval.total_seconds() * 1000),
-            "cooldown_ms": int(rule.cooldown.total_seconds() * 1000),
-        }
-        live = await self.state.live_keys(rule.name)
-        decided_ms = int(time.time() * 1000) if self.hand_off else None
-        queued: list[int] = []
-        for index, ((key, boundary), m) in enumerate(zip(plan, measured, strict=True)):
-            condition = holds(rule, m)
-            if not condition and key not in live:
-                continue  # inactive and staying inactive: lifecycle.lua would answer 'none'
-            if condition:
-                live.add(key)  # pending/firing from here: its later false boundaries clear or resolve it
-            await self.state.queue_transition(
-                pipe,
-                fingerprint=alert_fingerprint(rule.name, rule.scope, key),
-                rule=rule.name,
-                scope=rule.scope,
-                key=key,
-                boundary_ms=_ms(boundary),
-                condition=condition,
-                value=m.share,
-                decided_ms=decided_ms,
-                **timing,
-            )
-            queued.append(index)
-        replies = await pipe.execute() if queued else []
-        metrics.EVALUATIONS.labels(rule=rule.name).inc(len(plan))
-        changes = []
-        for index, reply in zip(queued, replies, strict=True):
-            transition = self.state.parse(reply)
-            metrics.TRANSITIONS.labels(rule=rule.name, action=transition.action).inc()
-            if transition.action in ("fire", "repeat", "resolve"):
-                changes.append((index, transition))
-        await self.state.advance(rule.name, end)
-        if not changes:
-            return []
-        with_samples = await self.store.windows(
-            [(rule.scope, plan[i][0], rule.window, from_ms(_ms(plan[i][1]))) for i, _ in changes],
-            samples=True,
-        )
-        alerts = []
-        for (index, transition), full in zip(changes, with_samples, strict=True):
-            key, boundary = plan[index]
-            m = measured[index]
-            alert = build_alert(rule, key, Measurement(full, m.baseline, m.zscore), transition, boundary)
-            log.info(
-                "alert %s %s %s at %s", alert.status, rule.name, key, alert.annotations.get("evaluated_at")
-            )
-            alerts.append((boundary, alert))
-        return alerts
-
-    async def _measure(self, rule: Rule, stats: list[WindowStats]) -> list[Measurement]:
-        """Add baselines and z-scores where the rule needs them and the cheap guards already pass."""
-        if rule.zscore_above is None:
-            return [Measurement(s) for s in stats]
-        span = span_seconds(rule.window, self.step)
-        needs = {
-            (s.key, floor_to(to_ms(s.at) // 1000 - span, self.baseline_step))
-            for s in stats
-            if passes_guards(rule, s)
-        }
-        baselines = await self._baselines_for(rule, needs)
-        measured = []
-        for s in stats:
-            hour = floor_to(to_ms(s.at) // 1000 - span, self.baseline_step)
-            # Only where the guards pass: a baseline fetched for another boundary of the same key and hour must
-            # not leak into this one, or an alert's numbers would depend on how the stream was batched.
-            base = baselines.get((s.key, hour)) if passes_guards(rule, s) else None
-            z = None if base is None else zscore(s.weighted_negative_share, s.novelty_volume, base, rule.min_stddev)
-            measured.append(Measurement(s, base, z))
-        return measured
-
-    async def _baselines_for(
-        self, rule: Rule, needs: set[tuple[str, int]]
-    ) -> dict[tuple[str, int], Baseline | None]:
-        """Baselines per (key, hour); cached, since hours before the watermark only change by late stories."""
-        length = int(rule.baseline.total_seconds()) // self.baseline_step
-        cache_key = lambda key, hour: (rule.scope, key, str(rule.baseline), hour, rule.min_baseline_hours)  # noqa: E731
-        found = {
-            need: self._baselines[cache_key(*need)] for need in needs if cache_key(*need) in self._baselines
-        }
-        missing = sorted(need for need in needs if need not in found)
-        requests = [
-            (rule.scope, key, f"{self.baseline_step}s", from_ms(_ms(hour - self.baseline_step * i)))
-            for key, hour in missing
-            for i in range(length)
-        ]
-        hours = await self.store.windows(requests)
-        for n, need in enumerate(missing):
-            base = baseline_from_hours(hours[n * length : (n + 1) * length], rule.min_baseline_hours)
-            found[need] = self._baselines[cache_key(*need)] = base
-            if len(self._baselines) > _CACHE_SIZE:
-                self._baselines.popitem(last=False)
-        return found
+        reader = SeriesReader(self.redis, self.namespace, self.step)  # a fresh read: nothing cached
+        longest = max(window_seconds(rule, self.step))
+        hours_from = history_needed(rule, boundary, self.step)
+        series = (await reader.read(rule.scope, [key], hours_from=hours_from,
+                                    minutes_from=boundary - longest - self.step, end=boundary))[key]
+        reference = None
+        if needs_reference(rule):
+            reference = (await reader.read("market", ["all"], hours_from=hours_from, minutes_from=None,
+                                           end=boundary))["all"]
+        row = evaluate(rule, series, np.array([boundary], dtype=np.int64), reference).row(0)
+        samples = await self._samples(rule, key, row, boundary)
+        return boundary, order, key, build_alert(rule, key, row, samples, decision.transition, boundary)
 
 
 def handoff_field(alert: Alert) -> str:
     """The hand-off hash field of ``alert``: its fingerprint and evaluation boundary (ms)."""
     return f"{alert.fingerprint}@{to_ms(datetime.fromisoformat(alert.annotations['evaluated_at']))}"
-
-
-def span_seconds_of_hour(step: int) -> int:
-    """An hour rounded up to whole buckets, for bucket sizes that do not divide an hour."""
-    return -(-HOUR // step) * step

@@ -18,8 +18,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alerts.annotations import check_template
-from monitor.schemas import Scope
+from monitor.windows.layout import SCOPES
 from monitor.windows.spans import SpanError, format_span, parse_span
+
+# Scopes a rule may watch: those the windows write, plus ``entity`` (organisation names), which may not be written
+# yet by an older window store; a rule on a scope without keys simply never fires.
+RULE_SCOPES = tuple(dict.fromkeys((*SCOPES, "entity")))
+MAX_WINDOWS = 6
 
 SHIPPED_RULES = Path(__file__).with_name("rules.toml")
 DEFAULT_SUMMARY = (
@@ -34,9 +39,14 @@ class RuleError(ValueError):
 
 def _span(value: Any) -> timedelta:
     try:
-        return parse_span(value)
+        span = parse_span(value)
     except SpanError as exc:
         raise ValueError(str(exc)) from None
+    except (OverflowError, ValueError):
+        raise ValueError(f"span {str(value)[:40]!r} is too large: use at most a few weeks") from None
+    if span > timedelta(days=366):
+        raise ValueError(f"span {format_span(span)} is too large: use at most a year")
+    return span
 
 
 def _span_or_zero(value: Any) -> timedelta:
@@ -48,19 +58,27 @@ def _span_or_zero(value: Any) -> timedelta:
 class Rule(BaseModel):
     """One detection rule. Every threshold that is set must hold (AND) for the rule's condition to be true."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     enabled: bool = True
-    scope: Scope
+    scope: str
     keys: str | list[str] = Field(default="all", description="'all', a glob such as 'BRK*', or a list")
     window: timedelta = Field(default=timedelta(minutes=15))
+    windows: tuple[timedelta, ...] | None = Field(default=None, description="surprise test: windows, any may fire")
     baseline: timedelta = Field(default=timedelta(days=7))
-    min_volume: float = Field(default=5.0, ge=0, description="minimum novelty-weighted stories in the window")
+    min_volume: float = Field(default=5.0, ge=0, le=1e9, description="minimum novelty-weighted stories in the window")
+    surprise_above: float | None = Field(default=None, gt=0, le=300, description="-log10 p of the negative news")
+    test: Literal["share", "count", "both"] = Field(default="both", description="what the surprise is relative to")
+    min_negative: float = Field(default=3.0, ge=0, le=1e9, description="surprise test: novelty-weighted negatives")
+    dispersion: float = Field(default=2000.0, gt=0, le=1e9, description="most stories of history trusted")
+    prior_weight: float = Field(default=100.0, gt=0, le=1e9, description="stories the prior share is worth")
+    prior_share: float = Field(default=0.05, gt=0, lt=1, description="prior share without any market history")
+    prior_volume_per_day: float = Field(default=1.0, ge=0, le=1e9, description="count test: a new key's volume")
     negative_share_above: float | None = Field(default=None, ge=0, le=1)
     mean_score_below: float | None = Field(default=None, ge=-1, le=1)
     zscore_above: float | None = Field(default=None, gt=0)
-    min_baseline_hours: int = Field(default=3, ge=1, description="hours with data needed for a z-score")
+    min_baseline_hours: int = Field(default=3, ge=1, le=24 * 366, description="hours with data needed for a z-score")
     min_stddev: float = Field(default=0.05, gt=0, le=1)
     require_baseline: bool = Field(
         default=True, description="no baseline yet: True = z test fails, False = skip"
@@ -72,10 +90,27 @@ class Rule(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=lambda: {"summary": DEFAULT_SUMMARY})
 
+    @field_validator("scope")
+    @classmethod
+    def _scope(cls, value: str) -> str:
+        if value not in RULE_SCOPES:
+            raise ValueError(f"Input should be {', '.join(repr(s) for s in RULE_SCOPES[:-1])} or {RULE_SCOPES[-1]!r}")
+        return value
+
     @field_validator("window", "baseline", mode="before")
     @classmethod
     def _positive_span(cls, value: Any) -> timedelta:
         return _span(value)
+
+    @field_validator("windows", mode="before")
+    @classmethod
+    def _windows(cls, value: Any) -> tuple[timedelta, ...] | None:
+        if value is None:
+            return None
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not items or len(items) > MAX_WINDOWS:
+            raise ValueError(f"must be a list of 1 to {MAX_WINDOWS} spans, e.g. [\"1h\", \"6h\", \"24h\"]")
+        return tuple(sorted({_span(item) for item in items}))
 
     @field_validator("for_", "cooldown", "repeat_interval", mode="before")
     @classmethod
@@ -110,8 +145,12 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:
-        if self.negative_share_above is None and self.mean_score_below is None and self.zscore_above is None:
-            raise ValueError("set at least one of negative_share_above, mean_score_below, zscore_above")
+        if (self.negative_share_above is None and self.mean_score_below is None and self.zscore_above is None
+                and self.surprise_above is None):
+            raise ValueError(
+                "set at least one of surprise_above, negative_share_above, mean_score_below, zscore_above")
+        if self.windows is not None and self.surprise_above is None:
+            raise ValueError("'windows' is for the surprise test: set surprise_above, or use 'window'")
         if self.scope == "market" and self.keys not in ("all", "*", ["all"]):
             raise ValueError("a market rule has the single key 'all': remove 'keys'")
         if self.zscore_above is not None and self.baseline < timedelta(hours=self.min_baseline_hours):
@@ -121,6 +160,15 @@ class Rule(BaseModel):
     @property
     def window_text(self) -> str:
         return format_span(self.window)
+
+    @property
+    def all_windows(self) -> tuple[timedelta, ...]:
+        """The windows the condition looks at: ``windows`` for a surprise rule, else the one ``window``."""
+        return self.windows if self.windows is not None else (self.window,)
+
+    @property
+    def longest_window(self) -> timedelta:
+        return max(self.all_windows)
 
     def matches(self, key: str) -> bool:
         """Whether the rule watches ``key`` ('all'/'*' match all; globs use fnmatch, case-sensitive)."""
@@ -156,8 +204,12 @@ def parse_rules(text: str, source: str = "<rules>") -> list[Rule]:
     names: set[str] = set()
     for index, table in enumerate(tables):
         label = f"rule {table.get('name')!r}" if isinstance(table.get("name"), str) else f"rule #{index + 1}"
+        if not isinstance(table, dict):
+            raise RuleError(f"{source}: rule #{index + 1}: each [[rule]] must be a table")
         try:
             rule = Rule.model_validate(table)
+        except (OverflowError, RecursionError):
+            raise RuleError(f"{source}: {label}: a number is too large") from None
         except ValidationError as exc:
             field, message = _first_error(exc)
             raise RuleError(f"{source}: {label}: field {field!r}: {message}") from None
@@ -168,10 +220,19 @@ def parse_rules(text: str, source: str = "<rules>") -> list[Rule]:
     return rules
 
 
+MAX_RULES_BYTES = 1_000_000
+
+
 def load_rules_file(path: Path) -> list[Rule]:
     if not path.is_file():
         raise RuleError(f"rules file {path} does not exist")
-    return parse_rules(path.read_text(encoding="utf-8"), str(path))
+    if path.stat().st_size > MAX_RULES_BYTES:
+        raise RuleError(f"rules file {path} is larger than {MAX_RULES_BYTES:,} bytes: is it the right file?")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RuleError(f"rules file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    return parse_rules(text, str(path))
 
 
 def load_rules(user_file: Path | None = None, *, include_shipped: bool = True) -> list[Rule]:

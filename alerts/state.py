@@ -1,4 +1,5 @@
-"""Alert state in Redis: the atomic lifecycle transition and the reads behind ``bearwatch alerts list``.
+"""Alert state in Redis: loading and committing lifecycle states (compare-and-set) and the reads behind
+``bearwatch alerts list``.
 
 Keys (all under ``<namespace>:a:``): ``st:<fingerprint>`` (hash: state, since, starts_at, last_eval,
 last_notify, resolved_at, rule, scope, key, value), ``live:<rule>`` (set of keys pending or firing, so they
@@ -10,13 +11,18 @@ dies in between leaves the decision behind for the next evaluation to re-emit).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 
-SCRIPT = Path(__file__).with_name("lifecycle.lua").read_text(encoding="utf-8")
+from alerts.lifecycle import Change, KeyState
+
+SCRIPT = Path(__file__).with_name("commit.lua").read_text(encoding="utf-8")
+_STATE_FIELDS = ("since", "starts_at", "last_notify", "resolved_at", "last_eval")
 _ADVANCE = """
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
 if (not current) or current < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
@@ -31,7 +37,7 @@ def _text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Transition:
-    """What ``lifecycle.lua`` did at one boundary; ``starts_at_ms`` is set for fire, repeat and resolve."""
+    """A notification decided at one boundary (fire, repeat, resolve); ``starts_at_ms`` is its episode's start."""
 
     action: str
     starts_at_ms: int | None
@@ -39,7 +45,7 @@ class Transition:
 
 @dataclass(frozen=True)
 class Decision:
-    """A fire/repeat/resolve recorded by ``lifecycle.lua`` and not yet handed on."""
+    """A fire/repeat/resolve recorded by ``commit.lua`` and not yet handed on."""
 
     field: str  # "<fingerprint>@<boundary ms>", the hand-off hash field
     fingerprint: str
@@ -55,7 +61,7 @@ class AlertState:
         self.redis = redis
         self.root = f"{namespace}:a"
         self.ttl_s = ttl_s
-        self._transition = redis.register_script(SCRIPT)
+        self._commit = redis.register_script(SCRIPT)
         self._advance = redis.register_script(_ADVANCE)
 
     def state_key(self, fingerprint: str) -> str:
@@ -91,40 +97,45 @@ class AlertState:
     async def live_keys(self, rule: str) -> set[str]:
         return {_text(member) for member in await self.redis.smembers(self.live_key(rule))}
 
-    async def queue_transition(
+    async def load(self, fingerprints: Sequence[str]) -> list[tuple[KeyState, str]]:
+        """The lifecycle state of each fingerprint (seconds) and its raw ``last_eval`` (the compare-and-set token)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for fingerprint in fingerprints:
+            pipe.hgetall(self.state_key(fingerprint))
+        out = []
+        for data in await pipe.execute() if fingerprints else []:
+            row = {_text(k): _text(v) for k, v in data.items()}
+            times = {name: int(row[name]) // 1000 if row.get(name) else None for name in _STATE_FIELDS}
+            state = row.get("state", "inactive")
+            out.append((KeyState(state=state if state in ("pending", "firing") else "inactive", **times),
+                        row.get("last_eval", "")))
+        return out
+
+    async def queue_commit(
         self,
         pipe: Any,
         *,
+        token: str,
+        state: KeyState,
+        changes: Sequence[Change],
         fingerprint: str,
         rule: str,
         scope: str,
         key: str,
-        boundary_ms: int,
-        condition: bool,
-        for_ms: int,
-        repeat_ms: int,
-        cooldown_ms: int,
         value: float,
         decided_ms: int | None = None,
     ) -> None:
-        """Add one transition to a pipeline (they run in order; each is atomic on its own). With ``decided_ms``
-        (wall clock) a fire/repeat/resolve is also recorded in the hand-off hash until :meth:`handed_on`."""
-        await self._transition(
+        """Add one compare-and-set commit to a pipeline; its reply is ``ok`` or ``stale`` (another detector moved
+        this key since ``token`` was read). With ``decided_ms`` (wall clock) the notifications are also recorded
+        in the hand-off hash until :meth:`handed_on`."""
+        fields = {"state": state.state}
+        fields.update({name: "" if getattr(state, name) is None else str(getattr(state, name) * 1000)
+                       for name in _STATE_FIELDS})
+        decisions = [[c.action, str(c.starts_at * 1000), str(c.boundary * 1000)] for c in changes]
+        await self._commit(
             keys=[self.state_key(fingerprint), self.live_key(rule), self.firing_key, self.handoff_key],
-            args=[
-                boundary_ms,
-                int(condition),
-                for_ms,
-                repeat_ms,
-                cooldown_ms,
-                self.ttl_s,
-                key,
-                fingerprint,
-                rule,
-                scope,
-                f"{value:.6f}",
-                "" if decided_ms is None else decided_ms,
-            ],
+            args=[token, self.ttl_s, key, fingerprint, rule, scope, f"{value:.6f}",
+                  "" if decided_ms is None else decided_ms, json.dumps(fields), json.dumps(decisions)],
             client=pipe,
         )
 
@@ -146,11 +157,6 @@ class AlertState:
         """Forget decisions whose alerts are now durably elsewhere (sent to Kafka and acknowledged)."""
         if fields:
             await self.redis.hdel(self.handoff_key, *fields)
-
-    @staticmethod
-    def parse(reply: Any) -> Transition:
-        action, starts = (_text(part) for part in reply)
-        return Transition(action, int(starts) if starts else None)
 
     async def firing(self) -> list[dict[str, str]]:
         """Every alert firing now, oldest first, with rule, scope, key, starts_at (ms) and value."""

@@ -44,7 +44,7 @@ def test_shipped_rules_load_and_a_user_file_overrides_adds_and_disables(tmp_path
     [
         ('window = "15 minutes"', "window", "not understood"),
         ("negative_share_above = 1.5", "negative_share_above", "less than or equal to 1"),
-        ('scope = "galaxy"', "scope", "'market', 'topic', 'ticker' or 'source'"),
+        ('scope = "galaxy"', "scope", "'market', 'topic', 'ticker', "),
         ('severity = "meh"', "severity", "'info', 'warning' or 'critical'"),
         ("treshold = 3", "treshold", "unknown field"),
         ('annotations = { summary = "{key} is {mood}" }', "annotations", "unknown placeholder {mood}"),
