@@ -135,7 +135,10 @@ def _entry(item: dict[str, Any], fields: dict[str, tuple[str, ...]], date_format
     tickers_raw = _first(item, fields["tickers"])
     if isinstance(tickers_raw, str):
         tickers_raw = [part for part in tickers_raw.replace(";", ",").split(",")]
-    tickers = [str(t).strip().upper() for t in tickers_raw or [] if t and str(t).strip()]
+    if not isinstance(tickers_raw, list):
+        tickers_raw = []  # found by fuzzing: "tickers": true
+    tickers = [str(t).strip().upper() for t in tickers_raw
+               if isinstance(t, str | int) and not isinstance(t, bool) and str(t).strip()]
     lang = _first(item, fields["lang"])
     return RawEntry(
         title=_text(_first(item, fields["title"])),

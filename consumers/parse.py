@@ -127,9 +127,27 @@ def _doctype_end(body: bytes, start: int) -> int | None:
     return None
 
 
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+
+
+def _fix_char_ref(match: re.Match[bytes]) -> bytes:
+    hexa, decimal = match.groups()
+    value = int(hexa, 16) if hexa else int(decimal)
+    if value == 0 or value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+        return b"&#xFFFD;"  # feedparser raises on &#x110000; (found by fuzzing): one bad reference, not a lost feed
+    return match.group(0)
+
+
 def _parse_xml(body: bytes, content_type: str, url: str, content_language: str | None) -> ParsedFeed:
     body, defused = defuse_xml(body)
-    parsed = _parse_defused_xml(body, content_type, url, content_language)
+    if b"&#" in body:
+        body = _CHAR_REF.sub(_fix_char_ref, body)
+    try:
+        parsed = _parse_defused_xml(body, content_type, url, content_language)
+    except NotAFeed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - feedparser is lenient but not total; a crash is one unreadable feed
+        raise NotAFeed("parse", f"the feed parser failed: {type(exc).__name__}: {str(exc)[:200]}") from None
     if defused:
         parsed.problem = f"{defused}; {parsed.problem}" if parsed.problem else defused
         parsed.problem_kind = parsed.problem_kind or "unsafe_xml"

@@ -56,7 +56,7 @@ def up(config: ConfigOption = None) -> None:
     """
     from monitor.supervisor import run_up
 
-    settings = settings_or_exit(config)
+    settings = settings_or_exit(config, attach_running=False)
     _configure_logging(settings.log_level)
     raise typer.Exit(run_up(settings, config))
 

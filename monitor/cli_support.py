@@ -29,12 +29,18 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings_or_exit(config: Path | None = None, **overrides: object) -> Settings:
-    """Load settings; a bad value ends the command with one clear line instead of a traceback."""
+def settings_or_exit(config: Path | None = None, *, attach_running: bool = True, **overrides: object) -> Settings:
+    """Load settings; a bad value ends the command with one clear line instead of a traceback.
+
+    With no Kafka/Redis URL configured, the URLs of a running ``bearwatch up`` on the same ``var_dir`` are used
+    (``attach_running``; ``up`` itself passes False). Unknown ``BEARWATCH_*`` variables get one warning each.
+    """
+    from monitor.running import attach
+
     try:
         settings = load_settings(config, **overrides)
     except SettingsError as exc:
         fail(str(exc))
     for line in unknown_env_vars():
         err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
-    return settings
+    return attach(settings) if attach_running else settings

@@ -20,6 +20,7 @@ from rich.table import Table
 from monitor.cli_support import console
 from monitor.kafka import KafkaUnavailable, check_kafka
 from monitor.redact import redact_text
+from monitor.running import attach
 from monitor.settings import Settings, SettingsError, load_settings, unknown_env_vars
 from monitor.stack.binaries import MissingBinaryError, tansu_binary, valkey_binary
 from monitor.stack.durability import broker_durability, redis_durability
@@ -36,7 +37,7 @@ class Finding:
 def run_doctor(config: Path | None) -> int:
     findings: list[Finding] = []
     try:
-        settings = load_settings(config)
+        settings = attach(load_settings(config))  # a running `bearwatch up` here is what gets checked
         findings.append(Finding("settings", True, str(config) if config else "defaults + BEARWATCH_* env"))
         findings += [Finding("settings", False, line + ": remove or rename it") for line in unknown_env_vars()]
     except SettingsError as exc:

@@ -21,6 +21,7 @@ from rich.table import Table
 from monitor.cli_support import console, err_console
 from monitor.health import health_app, serve
 from monitor.kafka import KafkaUnavailable, check_kafka, ensure_topics
+from monitor.running import clear_state, preflight, write_state
 from monitor.services import Service, available_services, service_command, service_env
 from monitor.settings import Settings
 from monitor.stack import EmbeddedStack, StackError
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 def run_up(settings: Settings, config: Path | None) -> int:
     """Run until SIGINT/SIGTERM; return the process exit code."""
     began = time.monotonic()
+    problem = preflight(settings)  # a live `up` here, or a port taken: one line, before anything starts
+    if problem:
+        err_console.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+        return 2
     stack = EmbeddedStack(settings.var_dir, kafka=settings.kafka_url is None, redis=settings.redis_url is None,
                           persist_redis=settings.embedded_redis_persist, kafka_storage=settings.embedded_kafka_storage)
     try:
@@ -45,6 +50,7 @@ def run_up(settings: Settings, config: Path | None) -> int:
         redis_url = settings.redis_url or stack.redis_url
         return asyncio.run(_up(settings, config, kafka_url, redis_url, stack, began))
     finally:
+        clear_state(settings)
         stack.stop()
         console.print("[green]stopped[/]: every service and embedded server is down")
 
@@ -81,7 +87,16 @@ async def _up(settings: Settings, config: Path | None, kafka_url: str, redis_url
         "redis": lambda: _redis_state(redis_url),
         **{service.name: _service_check(service, health_urls.get(service.name)) for service in services},
     }
-    runner = await serve(health_app(checks), settings.http_host, settings.http_port)
+    try:
+        runner = await serve(health_app(checks), settings.http_host, settings.http_port)
+    except OSError as exc:
+        err_console.print(f"[bold red]error:[/] cannot serve /health on {settings.http_host}:{settings.http_port} "
+                          f"({exc.strerror or exc}): set BEARWATCH_HTTP_PORT to a free port", highlight=False)
+        await asyncio.gather(*(service.stop() for service in services))
+        for task in supervisors:
+            task.cancel()
+        return 2
+    write_state(settings, kafka_url, redis_url)  # other terminals' commands find the stack through this
     _print_banner(settings, stack, kafka_url, redis_url, services, time.monotonic() - began)
 
     await stop.wait()

@@ -87,7 +87,7 @@ def replay(
     from consumers.replay.naming import RunIdError, RunNames, content_run_id
     from consumers.replay.run import ReplayOptions
 
-    settings = settings_or_exit(config)
+    settings = settings_or_exit(config, attach_running=False)  # its own embedded stack, never a running `up`'s
     if not file.is_file():
         fail(f"{file} does not exist or is not a file")
     options = read_options(map_text, day_time, tz, date_format, source, fmt)

@@ -85,7 +85,7 @@ def backtest(
     from consumers.replay.naming import RunIdError, RunNames, timestamp_run_id
     from monitor.backtest.runner import BacktestOptions
 
-    settings = settings_or_exit(config)
+    settings = settings_or_exit(config, attach_running=False)  # its own embedded stack, never a running `up`'s
     if not file.is_file():
         fail(f"{file} does not exist or is not a file")
     if events is not None and not events.is_file():

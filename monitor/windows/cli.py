@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+import math
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from monitor.cli_support import ConfigOption, console, fail, settings_or_exit
+from monitor.redact import redact_text
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -28,17 +30,43 @@ AtOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _check(scope: str, at: str | None) -> datetime | None:
+MAX_SPAN = timedelta(days=3660)  # ten years: longer spans are typos, and huge ones overflow datetime arithmetic
+OLDEST_AT = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _shown(value: str) -> str:
+    return repr(value) if len(value) <= 40 else repr(value[:39] + "…")
+
+
+def _check(scope: str, at: str | None, span: str = "1h", min_volume: float = 0.0) -> datetime | None:
+    """Validate the options before any Redis call: a bad one ends in one line naming it, never a traceback."""
+    from monitor.windows.spans import SpanError, parse_span
+
     if scope not in SCOPES:
-        fail(f"--scope {scope!r} is unknown: use one of {', '.join(SCOPES)}")
+        fail(f"--scope {_shown(scope)} is unknown: use one of {', '.join(SCOPES)}")
+    try:
+        length = parse_span(span)
+    except (ValueError, OverflowError) as exc:
+        fail(f"--span {_shown(span)}: {exc}" if isinstance(exc, SpanError)
+             else f"--span {_shown(span)} is out of range: use at most {MAX_SPAN.days}d")
+    if length > MAX_SPAN:
+        fail(f"--span {_shown(span)} is longer than {MAX_SPAN.days} days: use a shorter span, e.g. 7d")
+    if not math.isfinite(min_volume) or min_volume < 0:
+        fail(f"--min-volume {min_volume!r} must be a finite number ≥ 0, e.g. 3")
     if at is None:
         return None
     try:
         moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"--at {at!r} is not an RFC 3339 time, e.g. 2024-05-01T12:00:00Z")
+    except (ValueError, OverflowError):
+        fail(f"--at {_shown(at)} is not an RFC 3339 time, e.g. 2024-05-01T12:00:00Z")
     if moment.tzinfo is None:
-        fail(f"--at {at!r} needs a timezone, e.g. 2024-05-01T12:00:00Z")
+        fail(f"--at {_shown(at)} needs a timezone, e.g. 2024-05-01T12:00:00Z")
+    try:
+        in_range = OLDEST_AT + MAX_SPAN <= moment <= datetime(9000, 1, 1, tzinfo=UTC)
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        fail(f"--at {_shown(at)} is out of range: give a time between 1980 and 9000, e.g. 2024-05-01T12:00:00Z")
     return moment
 
 
@@ -59,9 +87,9 @@ async def _with_store(settings: Settings, job: Any) -> Any:
         )
         return await job(store)
     except aioredis.ConnectionError as exc:
-        fail(f"Redis at {settings.redis_url} is unreachable ({exc}): is it running?")
-    except ValueError as exc:
-        fail(str(exc))
+        fail(redact_text(f"Redis at {settings.redis_url} is unreachable ({exc}): is it running?"))
+    except (ValueError, OverflowError) as exc:
+        fail(redact_text(str(exc)) or f"{type(exc).__name__}: a value is out of range")
     finally:
         await client.aclose()
 
@@ -115,7 +143,7 @@ def show(
 
     Example: bearwatch windows show --scope ticker --key AAPL --span 1h
     """
-    moment = _check(scope, at)
+    moment = _check(scope, at, span)
     settings = settings_or_exit(config)
     stats: WindowStats = asyncio.run(_with_store(settings, lambda st: st.window(scope, key, span, moment)))
     if as_json:
@@ -141,7 +169,7 @@ def top(
 
     Example: bearwatch top --scope topic --span 15m
     """
-    moment = _check(scope, at)
+    moment = _check(scope, at, span, min_volume)
     settings = settings_or_exit(config)
     rows = asyncio.run(
         _with_store(
