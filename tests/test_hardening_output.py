@@ -152,3 +152,57 @@ def test_up_refuses_a_busy_port_in_one_line(make_settings) -> None:  # noqa: ANN
         port = taken.getsockname()[1]
         problem = preflight(make_settings(worker_port=port, http_port=0, ingest_port=0))
     assert problem is not None and f"port {port}" in problem and "BEARWATCH_WORKER_PORT" in problem
+
+
+def test_stale_feeds_are_described_once_the_threshold_passes() -> None:
+    from consumers.health import IngestSummary
+
+    fresh = IngestSummary(started_at=1000.0, last_success=1500.0, last_error="f: connect: refused", feeds=3)
+    assert fresh.stale_reason(1500.0 + 1799, 1800) is None
+    reason = fresh.stale_reason(1500.0 + 3600, 1800)
+    assert reason == "no feed succeeded in the last 60 min (last error: f: connect: refused)"
+    never = IngestSummary(started_at=1000.0, feeds=3)
+    assert "since the consumers started 30 min ago" in (never.stale_reason(2800.0, 1800) or "")
+    assert IngestSummary(started_at=1000.0, feeds=0).stale_reason(1e9, 1800) is None
+
+
+async def test_status_page_shows_a_banner_when_no_feed_succeeds(redis_client, unique: str) -> None:  # noqa: ANN001
+    import time
+
+    from consumers.health import HealthStore, IngestSummary
+    from monitor.web.status_page import StatusPage
+    from monitor.windows import WindowStore
+
+    namespace = f"stale{unique}"
+    store = WindowStore(redis_client, namespace, 60, 300)
+    page = StatusPage(store, stale_after_s=60.0)
+    assert (await page.status())["feeds_problem"] is None  # no consumers: nothing to say
+    summary = IngestSummary(started_at=time.time() - 600, last_success=0.0, feeds=2,
+                            last_error="reuters: connect: cannot connect to https://x.example/?apiKey=k-999")
+    await HealthStore(redis_client, namespace).record_summary(summary)
+    page = StatusPage(store, stale_after_s=60.0)
+    problem = (await page.status())["feeds_problem"]
+    assert problem.startswith("no feed has succeeded since the consumers started 10 min ago")
+    assert "k-999" not in problem
+
+
+async def test_ingest_health_is_503_when_no_feed_succeeded_for_too_long(make_settings) -> None:  # noqa: ANN001
+    import time
+
+    from consumers.registry import FeedConfig, Registry
+    from consumers.service import IngestService
+
+    settings = make_settings(feeds_stale_after_s=60.0)
+    registry = Registry(feeds=[FeedConfig(name="dead", url="http://127.0.0.1:1/feed", source="Dead")])
+    service = IngestService(settings, registry)
+    try:
+        assert (await service._health(None)).status == 200  # just started: not stale yet
+        service.started_at = time.time() - 600
+        service.last_error = "dead: connect: cannot connect"
+        answer = await service._health(None)
+        body = json.loads(answer.body)
+        assert answer.status == 503 and body["status"] == "degraded"
+        assert body["problem"].startswith("no feed has succeeded since the consumers started 10 min ago")
+    finally:
+        await service.fetcher.aclose()
+        await service.redis.aclose()
