@@ -9,6 +9,7 @@ is: speed is measured in ``bench/pipeline_throughput.py``. The ``Pace`` tests us
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from monitor.schemas import encode
 from monitor.settings import Settings
 from monitor.windows import WindowStore
 from monitor.worker.pace import BEHIND_AFTER_S, Pace
+from tests.test_status_page import CHROMIUM, chromium
 from tests.test_worker_pipeline import START, make_stories, metric_value, produce, read_topic, wait_for
 from tests.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
 
@@ -123,3 +125,24 @@ async def test_every_decided_story_is_timed_at_each_stage_and_health_says_whethe
         with pytest.raises(urllib.error.HTTPError) as bad:
             _get(port, "/api/pipeline?since=yesterday")
         assert bad.value.code == 400
+
+        if CHROMIUM:  # the page draws the panel, and the rest of the page still renders after it
+            dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", f"http://127.0.0.1:{port}/")
+            assert 'data-loaded="1"' in dom
+            assert '<section class="pipeline" id="pipeline">' in dom, "the pipeline panel is shown"
+            assert '<div id="behind" role="alert" hidden="">' in dom, "not behind: no banner"
+            assert re.search(r'id="pl-rate">\d+\.\d<', dom) and re.search(r'id="pl-p99">[\d.]+ s<', dom), dom[-3000:]
+
+
+async def test_the_worker_consumer_long_polls_briefly(make_settings: Callable[..., Settings],
+                                                      tiny_model_dir: Path) -> None:  # noqa: F811
+    """Faust hard-codes a 1.5 s fetch wait, which Tansu sits out in full on every hop (monitor.worker.fetch_wait)."""
+    from monitor.worker.app import create_app
+    from monitor.worker.fetch_wait import FETCH_MAX_WAIT_MS
+
+    app = create_app(make_settings(model_path=tiny_model_dir))
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)  # noqa: SLF001 - built, never started
+    assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS  # noqa: SLF001
+    create_app(make_settings(model_path=tiny_model_dir))  # a second app in the process wraps nothing twice
+    again = app.consumer._thread._create_worker_consumer(app.transport)  # noqa: SLF001
+    assert again._fetch_max_wait_ms == FETCH_MAX_WAIT_MS  # noqa: SLF001

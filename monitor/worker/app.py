@@ -22,7 +22,8 @@ from monitor.loop_metrics import watch_tasks
 from monitor.schemas import Alert, SchemaError, ScoredStory, decode, encode
 from monitor.settings import Settings
 from monitor.web import install_web
-from monitor.worker import metrics
+from monitor.worker import capacity, metrics
+from monitor.worker.fetch_wait import shorten_fetch_wait
 from monitor.worker.publish import Outgoing, publish_all
 from monitor.worker.runtime import WorkerRuntime
 from monitor.worker.scoring import DeadLetter, RawRecord
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> faust.App:
     """Build the worker app for ``settings`` (Kafka URL required: ``bearwatch up`` provides the embedded one)."""
     if not settings.kafka_url or not settings.redis_url:
         raise ValueError("the worker needs BEARWATCH_KAFKA_URL and BEARWATCH_REDIS_URL (bearwatch up sets both)")
+    shorten_fetch_wait()  # Faust long-polls 1.5 s per fetch: up to 3 s of latency over two topics (see module)
     # The app id names the consumer group and internal topics: keep it to Kafka's legal characters.
     app = faust.App(
         "bearwatch-" + re.sub(r"[^A-Za-z0-9._-]", "-", settings.redis_namespace),
@@ -60,6 +62,7 @@ def create_app(settings: Settings) -> faust.App:
         web_bind=settings.http_host,  # web_host only names the URL; without web_bind Faust listens on 0.0.0.0
         web_port=settings.worker_port,
         web_in_thread=False,
+        stream_buffer_maxsize=capacity.read_batch(settings) * capacity.READ_AHEAD_BATCHES,
         datadir=str(settings.var_dir / "faust"),
     )
     (settings.var_dir / "faust").mkdir(parents=True, exist_ok=True)
@@ -79,7 +82,8 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(raw_topic, name="score")
     async def score(stream: faust.StreamT) -> None:
         scorer = await runtime.scorer()
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_max_wait_s):
+        # Up to READ_BATCHES micro-batches per model call: the engine sorts them by length (monitor.worker.capacity).
+        async for events in stream.take_events(capacity.read_batch(settings), within=settings.batch_max_wait_s):
             records = [_record(event) for event in events]
             metrics.MESSAGES_IN.labels("score").inc(len(records))
             metrics.BATCH_SIZE.labels("score").observe(len(records))
@@ -93,7 +97,9 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(scored_topic, name="aggregate")
     async def aggregate(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(max(settings.batch_size, 64), within=settings.batch_max_wait_s):
+        # A short wait: what arrives here came in batches from the score agent, and every wait adds latency.
+        async for events in stream.take_events(max(capacity.read_batch(settings), 64),
+                                               within=min(settings.batch_max_wait_s, capacity.AGGREGATE_MAX_WAIT_S)):
             records = [_record(event) for event in events]
             metrics.MESSAGES_IN.labels("aggregate").inc(len(records))
             stories: list[ScoredStory] = []

@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from monitor.loop_metrics import recent_lag
 from monitor.schemas import Alert, ModelInfo, ScoredStory
 from monitor.settings import Settings
-from monitor.worker import metrics
+from monitor.worker import capacity, metrics
 from monitor.worker.pace import Pace
 from monitor.worker.scoring import StoryScorer
 
@@ -45,7 +45,8 @@ class WorkerRuntime:
             from monitor.model.engine import AsyncEngine, Engine
 
             loop = asyncio.get_running_loop()
-            engine = await loop.run_in_executor(None, Engine.from_settings, self.settings)
+            # The thread budget leaves the event loop a core (monitor.worker.capacity).
+            engine = await loop.run_in_executor(None, Engine.from_settings, capacity.engine_settings(self.settings))
             self._engine = AsyncEngine(engine)
             log.info("model loaded: %s", engine.describe())
             info = ModelInfo(name=engine.model_name, version=engine.model_version)
