@@ -95,7 +95,8 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=32, ge=1, le=4096)
     batch_max_wait_s: float = Field(default=0.5, gt=0, le=60)
     max_tokens: int = Field(default=64, ge=8, le=512)
-    cpu_threads: int = Field(default=0, ge=0, description="0 = torch default")
+    cpu_threads: int = Field(default=0, ge=0, description="0 = automatic: the worker takes every usable core "
+                                                          "but one (its event loop's), other commands torch's default")
     int8: bool = Field(default=True,
                        description="dynamic int8 quantisation on CPU (ignored on CUDA): ~2x faster, within 1 point")
 
