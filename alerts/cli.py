@@ -261,10 +261,12 @@ def _rules_table(title: str, rules: list[Rule]) -> None:
     from monitor.windows.spans import format_span
 
     table = Table(title=title)
-    for column in ("name", "scope", "keys", "window", "baseline", "min vol", "conditions", "for", "severity"):
+    for column in ("name", "scope", "keys", "windows", "baseline", "min vol", "conditions", "for", "severity"):
         table.add_column(column)
     for rule in rules:
         conditions = [
+            f"surprise ≥ {rule.surprise_above:g} ({rule.test}, ≥ {rule.min_negative:g} neg)"
+            if rule.surprise_above is not None else "",
             f"share > {rule.negative_share_above:g}" if rule.negative_share_above is not None else "",
             f"mean < {rule.mean_score_below:g}" if rule.mean_score_below is not None else "",
             f"z > {rule.zscore_above:g}" if rule.zscore_above is not None else "",
@@ -274,7 +276,7 @@ def _rules_table(title: str, rules: list[Rule]) -> None:
             rule.name,
             rule.scope,
             keys,
-            format_span(rule.window),
+            ", ".join(format_span(w) for w in rule.all_windows),
             format_span(rule.baseline),
             f"{rule.min_volume:g}",
             " and ".join(c for c in conditions if c),
@@ -282,6 +284,77 @@ def _rules_table(title: str, rules: list[Rule]) -> None:
             rule.severity,
         )
     console.print(table)
+
+
+def calibrate(
+    file: Annotated[Path, typer.Argument(help="A news history (CSV, JSONL, Parquet, RSS), mostly calm weeks.",
+                                         show_default=False)],
+    target_rate: Annotated[str, typer.Option("--target-rate", help="False alarms allowed per key: 1/week, "
+                                             "2/month, 0.2/day.")] = "1/week",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Rules file to write.")] = Path("rules.calibrated.toml"),
+    rules: Annotated[Path | None, typer.Option("--rules", help="Rules to start from (over the shipped ones).")] = None,
+    events: Annotated[Path | None, typer.Option("--events", help="Known events (CSV): alerts near them are not "
+                                                "false alarms.")] = None,
+    cache: Annotated[Path | None, typer.Option("--cache", help="Score cache file "
+                                               "(default var/cache/scores.sqlite).")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Source name for rows without one.")] = None,
+    day_time: Annotated[str, typer.Option("--day-time", help="Time of day for day-only dates (UTC).")] = "12:00",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Write a rules file whose surprise thresholds keep false alarms within a budget on a history.
+
+    Reads and scores FILE like `bearwatch backtest` (same cache), then for each surprise rule picks the smallest
+    `surprise_above` at which no key fires more than --target-rate on that history (alerts within a day before or
+    two hours after a known event in --events do not count). Threshold rules are copied unchanged.
+
+    Example: bearwatch rules calibrate news-2024-q1.csv --target-rate 1/week --out my-rules.toml
+    """
+    from alerts.calibrate import CalibrationError, parse_rate, rules_toml
+    from alerts.calibrate import calibrate as fit
+    from alerts.rules import RuleError, load_rules
+    from consumers.replay.cli import read_options
+    from consumers.replay.infra import infrastructure
+    from consumers.replay.progress import Bars
+    from consumers.replay.readers import ReadError
+    from monitor.backtest.events import EventsError, event_windows, load_events
+    from monitor.backtest.runner import BacktestOptions, run_backtest
+    from monitor.model.modeldir import ModelDirError
+    from monitor.stack import StackError
+
+    settings = settings_or_exit(config, attach_running=False)
+    if not file.is_file():
+        fail(f"{file} does not exist or is not a file")
+    try:
+        target = parse_rate(target_rate)
+        base = load_rules(rules)
+        options = read_options(None, day_time, "UTC", None, source, None)
+        known = event_windows(load_events(events, options.times)) if events else []
+        with infrastructure(settings, settings.var_dir / "calibrate" / "stack", kafka=False) as ready:
+            with Bars(console, enabled=not quiet) as bars:
+                run = asyncio.run(run_backtest(ready, BacktestOptions(
+                    path=file, rules_file=rules, read=options, cache_path=cache,
+                    out_dir=settings.var_dir / "calibrate"), bars))
+        fitted, report = fit(base, run.scored_stories, target, settings.bucket_seconds,
+                             settings.allowed_lateness_s, known)
+    except (CalibrationError, RuleError, ReadError, EventsError, StackError, ModelDirError) as exc:
+        fail(str(exc), code=1)
+    header = (f"Calibrated by `bearwatch rules calibrate` on {file.name} ({run.scored:,} stories) for at most "
+              f"{target:g} alert(s) per key per week.\nCheck it with `bearwatch rules check`; use it with "
+              "BEARWATCH_RULES_FILE or --rules.")
+    out.write_text(rules_toml(fitted, header), encoding="utf-8")
+    from rich.table import Table
+
+    table = Table(title=f"calibrated on {run.scored:,} stories, budget {target:g}/key/week")
+    for column in ("rule", "surprise before", "after", "worst key", "its alerts/week", "alerts", "note"):
+        table.add_column(column)
+    for c in report:
+        table.add_row(c.rule, "" if c.before is None else f"{c.before:g}", "" if c.after is None else f"{c.after:g}",
+                      c.worst_key or "", f"{c.worst_rate:.2f}", str(c.alerts), c.note or ("met" if c.met else ""))
+    console.print(table)
+    console.print(f"wrote {out}")
+    if not all(c.met for c in report):
+        fail("some rule cannot meet the budget on this history (see the table): raise --target-rate", code=1)
 
 
 def register(app: typer.Typer) -> None:
@@ -293,5 +366,6 @@ def register(app: typer.Typer) -> None:
     alerts_app.command("retry")(retry)
     rules_app = typer.Typer(help="Detection rules.", no_args_is_help=True)
     rules_app.command("check")(check)
+    rules_app.command("calibrate")(calibrate)
     app.add_typer(alerts_app, name="alerts")
     app.add_typer(rules_app, name="rules")

@@ -164,8 +164,8 @@ class Detector:
                                         minutes_from=start - longest - self.step, end=end)
         reference = None
         if needs_reference(rule):
-            reference = (await self.reader.read(*MARKET[:1], [MARKET[1]], hours_from=hours_from, minutes_from=None,
-                                                end=end))[MARKET[1]]
+            reference = (await self.reader.read(MARKET[0], [MARKET[1]], hours_from=hours_from,
+                                                minutes_from=start - longest - self.step, end=end))[MARKET[1]]
         return series, reference
 
     async def _evaluate_rule(self, rule: Rule, touched: set[tuple[str, str]], end: int,
@@ -261,8 +261,8 @@ class Detector:
                                     minutes_from=boundary - longest - self.step, end=boundary))[key]
         reference = None
         if needs_reference(rule):
-            reference = (await reader.read("market", ["all"], hours_from=hours_from, minutes_from=None,
-                                           end=boundary))["all"]
+            reference = (await reader.read("market", ["all"], hours_from=hours_from,
+                                           minutes_from=boundary - longest - self.step, end=boundary))["all"]
         row = evaluate(rule, series, np.array([boundary], dtype=np.int64), reference).row(0)
         samples = await self._samples(rule, key, row, boundary)
         return boundary, order, key, build_alert(rule, key, row, samples, decision.transition, boundary)

@@ -121,9 +121,11 @@ def _season(hour_starts: Int) -> Int:
     return (hour_starts // HOUR) % 24 + 24 * weekend
 
 
-def _by_season(hours: Table) -> list[Table]:
-    classes = _season(hours.starts)
-    return [Table(hours.starts[classes == c], hours.values[classes == c]) for c in range(48)]
+def _season_prefix(hours: Table) -> NDArray[np.float64]:
+    """Cumulative novelty volume (stories) per season class over the hour table: shape (hours + 1, 48)."""
+    onehot = np.zeros((len(hours), 48))
+    onehot[np.arange(len(hours)), _season(hours.starts)] = hours.values[:, NV] / MICRO
+    return np.vstack([np.zeros((1, 48)), np.cumsum(onehot, axis=0)])
 
 
 def _expected_volume(rule: Rule, series: KeySeries, at: Int, start_hour: Int, span: int, cache: dict) -> Float:
@@ -132,7 +134,10 @@ def _expected_volume(rule: Rule, series: KeySeries, at: Int, start_hour: Int, sp
     mean hourly volume (or ``prior_volume_per_day`` for a key with no history)."""
     history = baseline_seconds(rule)
     days = history // 86400 or 1
-    tables = cache.setdefault("season", _by_season(series.hours))
+    prefix = cache.setdefault("season", _season_prefix(series.hours))
+    lo_i = np.searchsorted(series.hours.starts, start_hour - history, side="left")
+    hi_i = np.searchsorted(series.hours.starts, start_hour, side="left")
+    seen = prefix[hi_i] - prefix[lo_i]  # (len(at), 48)
     total = series.hours.total(start_hour - history, start_hour)[:, NV] / MICRO
     mean_rate = np.where(total > 0, total / (history / HOUR), rule.prior_volume_per_day / 24)
     # how many days of each kind the history holds, counted at the last hour of each hour-of-day class
@@ -140,11 +145,9 @@ def _expected_volume(rule: Rule, series: KeySeries, at: Int, start_hour: Int, sp
     weekend_days = np.zeros(len(at), dtype=np.int64)
     for back in range(days):
         weekend_days += ((last_day - back + 3) % 7) >= 5
-    rates = np.empty((len(at), 48))
-    for c, table in enumerate(tables):
-        seen = table.total(start_hour - history, start_hour)[:, NV] / MICRO
-        n_days = weekend_days if c >= 24 else days - weekend_days
-        rates[:, c] = (seen + PRIOR_DAYS * mean_rate) / (n_days + PRIOR_DAYS)
+    n_days = np.concatenate([np.repeat((days - weekend_days)[:, None], 24, axis=1),
+                             np.repeat(weekend_days[:, None], 24, axis=1)], axis=1)
+    rates = (seen + PRIOR_DAYS * mean_rate[:, None]) / (n_days + PRIOR_DAYS)
     last = ((at - series.step) // HOUR) * HOUR  # the hour of the window's last bucket
     hours = max(1, -(-span // HOUR))
     rows = np.arange(len(at))
@@ -154,11 +157,14 @@ def _expected_volume(rule: Rule, series: KeySeries, at: Int, start_hour: Int, sp
     return expected * (span / HOUR if span < HOUR else 1.0)
 
 
-def _prior_share(rule: Rule, reference: KeySeries | None, lo: Int, hi: Int) -> Float:
-    if reference is None:
-        return np.full(len(lo), rule.prior_share)
-    sums = reference.hours.total(lo, hi)
-    return np.where(sums[:, NV] > 0, share(sums), rule.prior_share)
+def _prior_share(rule: Rule, reference: KeySeries, lo: Int, hi: Int, at: Int, span: int) -> Float:
+    """The market's negative share over the history hours; while the market has no history yet (a fresh
+    deployment), its share in the same window; ``prior_share`` only when there is no news at all. Model-free:
+    whatever share a model tends to give, the prior moves with it."""
+    past = reference.hours.total(lo, hi)
+    now = reference.total(at - span, at)
+    fallback = np.where(now[:, NV] > 0, share(now), rule.prior_share)
+    return np.where(past[:, NV] > 0, share(past), fallback)
 
 
 def _legacy_z(rule: Rule, series: KeySeries, win_share: Float, volume: Float, hb: Int) -> tuple[Float, Float]:
@@ -189,7 +195,7 @@ def _legacy_z(rule: Rule, series: KeySeries, win_share: Float, volume: Float, hb
 def evaluate(rule: Rule, series: KeySeries, at: Int, reference: KeySeries | None = None) -> Measures:
     """The rule at every boundary of ``at`` (epoch s, bucket-aligned) for one key; see the module docstring.
 
-    ``reference`` is the market's series (its hour table is enough), the prior for the negative share."""
+    ``reference`` is the market's series, the prior for the negative share (None: the key is its own reference)."""
     at = np.asarray(at, dtype=np.int64)
     step = series.step
     cache: dict[str, object] = {}
@@ -221,7 +227,9 @@ def evaluate(rule: Rule, series: KeySeries, at: Int, reference: KeySeries | None
             span_h = baseline_seconds(rule)
             past = series.hours.total(hb - span_h, hb)
             history = past[:, NV] / MICRO
-            prior = _prior_share(rule, reference, hb - span_h, hb)
+            market = series if reference is None else reference
+            prior = _prior_share(rule, market, hb - span_h, hb, at, span)
+            market_past = market.hours.total(hb - span_h, hb)[:, NV]
             trust = np.minimum(1.0, rule.dispersion / np.maximum(history, 1e-9))
             alpha = rule.prior_weight * prior + trust * past[:, NVN] / MICRO
             beta = rule.prior_weight + trust * history
@@ -233,7 +241,10 @@ def evaluate(rule: Rule, series: KeySeries, at: Int, reference: KeySeries | None
                 pick = np.flatnonzero(candidates)
                 if rule.test in ("share", "both"):
                     surprise[pick] = nb_surprise(negative[pick], alpha[pick], beta[pick], volume[pick])
-                if rule.test in ("count", "both"):
+                # the count test needs some news history (the market's): in a fresh deployment every key is new
+                counted_pick = pick[market_past[pick] > 0]
+                if rule.test in ("count", "both") and len(counted_pick):
+                    pick = counted_pick
                     usual = _expected_volume(rule, series, at[pick], hb[pick], span, cache)
                     counted = nb_surprise(negative[pick], alpha[pick], beta[pick], usual)
                     if rule.test == "count":

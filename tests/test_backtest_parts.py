@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 import redis.asyncio as aioredis
 
-from monitor.backtest.events import Event, load_events, score_events
+from monitor.backtest.events import Event, EventsError, load_events, score_events
 from monitor.backtest.index import SentimentIndex
 from monitor.backtest.sliding import SlidingWindowStore
 from monitor.schemas import Alert, ModelInfo, ScoredStory, SentimentScore, TopicScore, alert_fingerprint
@@ -82,17 +83,42 @@ def test_precision_recall_and_lead_time_follow_the_documented_matching_rule(tmp_
         alert("burst", "LUNA", event_time - timedelta(hours=3)),                   # matches event 1, 3 h early
         alert("burst", "LUNA", event_time - timedelta(hours=3), "resolved"),       # not an episode
         alert("burst", "LUNA", event_time + timedelta(hours=1), repeat=True),      # repeat: not an episode
-        alert("shift", "all", event_time + timedelta(hours=1), scope="market"),   # matches event 2, 1 h late
+        alert("shift", "all", event_time + timedelta(hours=1), scope="market"),   # matches event 2 (the day)
         alert("burst", "AAPL", event_time),                                        # no event for AAPL
-        alert("burst", "luna", event_time - timedelta(days=3)),                    # too early for event 1
+        alert("burst", "luna", event_time - timedelta(days=3)),                    # too early: a false alarm
     ]
     path = tmp_path / "events.csv"
     path.write_text("time,key,label\n2022-05-09 12:00,LUNA,depeg\n2022-05-09,market,sell-off\n"
                     "2022-05-12 08:00,TSLA,nothing fired\n", encoding="utf-8")
     events = load_events(path)
-    assert events[1] == Event(datetime(2022, 5, 9, 12, tzinfo=UTC), "market", "sell-off")  # day-only → 12:00
-    scores = score_events(alerts, events)
+    day = datetime(2022, 5, 9, tzinfo=UTC)
+    assert events[0] == Event(day, "market", "sell-off", "market", day + timedelta(days=1, seconds=-1))
+    scores = score_events(alerts, events, first=day - timedelta(days=7), last=day + timedelta(days=7))
     assert (scores.episodes, scores.matched_episodes) == (4, 2)
     assert scores.precision == 0.5 and scores.recall == 2 / 3
-    assert [o.lead for o in scores.outcomes] == [timedelta(hours=3), timedelta(hours=-1), None]
-    assert scores.median_lead == timedelta(hours=1)
+    assert [o.lead for o in scores.outcomes] == [timedelta(hours=-13), timedelta(hours=3), None]
+    assert scores.median_lead == timedelta(hours=-5)
+    # AAPL fired inside an event's window (not a false alarm, not a match); luna three days early is one
+    assert [a.key for a in scores.false_alarms] == ["luna"]
+    assert 1.5 < scores.calm_weeks < 2.0 and scores.false_alarms_per_week == 1 / scores.calm_weeks
+
+
+def test_report_card_columns_date_ranges_scopes_and_clear_errors(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("date,end,scope,key,label\n2011-08-04,2011-08-08,topic,Financials,downgrade\n"
+                    "2011-08-10 15:30,,,,anything\n", encoding="utf-8")
+    first, second = load_events(path)
+    assert (first.scope, first.key, first.end) == ("topic", "Financials", datetime(2011, 8, 8, 23, 59, 59, tzinfo=UTC))
+    assert (second.scope, second.key, second.until) == (None, None, None)
+    topic = alert("surge", "Financials", datetime(2011, 8, 8, 12, 1, tzinfo=UTC), scope="topic")
+    ticker = alert("burst", "Financials", datetime(2011, 8, 8, 12, 1, tzinfo=UTC))
+    any_alert = alert("burst", "BAC", datetime(2011, 8, 10, 14, 0, tzinfo=UTC))
+    scores = score_events([topic, ticker, any_alert], [first, second])
+    assert [o.alerts for o in scores.outcomes] == [[topic], [any_alert]]
+    assert scores.outcomes[1].lead == timedelta(hours=1, minutes=30)
+    for text, words in (("label\nx\n", "no date column"), ("date,label\n2011-13-40,x\n", "row 1: date"),
+                        ("date,scope,label\n2011-08-04,galaxy,x\n", "scope 'galaxy'"),
+                        ("date,end\n2011-08-04,2011-08-01\n", "end is before the start")):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(EventsError, match=words):
+            load_events(path)

@@ -65,7 +65,10 @@ class SourceReport:
         if len(self.errors) < MAX_KEPT_ERRORS:
             self.errors.append(error)
         if self.rejected_total <= LOGGED_ERRORS:
-            log.warning("%s: row %d skipped (%s): %s", self.path.name, error.number, error.reason, error.detail)
+            detail = error.detail
+            if len(detail) > 200:  # a row can be megabytes long: the log line stays one readable line
+                detail = f"{detail[:200]}... ({len(detail):,} chars)"
+            log.warning("%s: row %d skipped (%s): %s", self.path.name, error.number, error.reason, detail)
 
     def to_dict(self) -> dict[str, object]:
         return {

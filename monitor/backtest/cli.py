@@ -60,7 +60,8 @@ def backtest(
                                               "(a day alone = its midnight UTC).")] = None,
     until: Annotated[str | None, typer.Option("--to", help="Only stories before this time.")] = None,
     out: OutOption = None,
-    events: Annotated[Path | None, typer.Option("--events", help="CSV of known events: time,key,label.")] = None,
+    events: Annotated[Path | None, typer.Option("--events", help="CSV of known events for the report card: "
+                                                "date (or datetime), optional end, scope, key, label.")] = None,
     run_id: RunIdOption = None,
     cache: Annotated[Path | None, typer.Option("--cache", help="Score cache file "
                                                "(default var/cache/scores.sqlite).")] = None,
@@ -91,6 +92,9 @@ def backtest(
     if events is not None and not events.is_file():
         fail(f"--events {events} does not exist")
     options = read_options(map_text, day_time, tz, date_format, source, fmt)
+    start_at, end_at = _moment(since, options.times, "--from"), _moment(until, options.times, "--to")
+    if start_at is not None and end_at is not None and start_at >= end_at:
+        fail(f"--from {start_at:%Y-%m-%d %H:%M} is not before --to {end_at:%Y-%m-%d %H:%M}: nothing to backtest")
     try:
         names = RunNames(run_id or timestamp_run_id(file), settings.redis_namespace)
     except RunIdError as exc:
@@ -98,8 +102,7 @@ def backtest(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     backtest_options = BacktestOptions(
         path=file, run_id=names.run_id, rules_file=rules, out_dir=out or settings.var_dir / "backtests" / names.run_id,
-        events_file=events, since=_moment(since, options.times, "--from"),
-        until=_moment(until, options.times, "--to"), read=options, cache_path=cache,
+        events_file=events, since=start_at, until=end_at, read=options, cache_path=cache,
     )
     _run(settings, backtest_options, quiet)
 
@@ -120,10 +123,14 @@ def _run(settings: Settings, options: BacktestOptions, quiet: bool) -> None:
         with infrastructure(settings, (options.out_dir or settings.var_dir) / "stack", kafka=False) as ready:
             with Bars(console, enabled=not quiet) as bars:
                 run = asyncio.run(run_backtest(ready, options, bars))
-        scores = score_events(run.alerts, events) if events is not None else None
+        scores = (score_events(run.alerts, events, first=run.source.first_event, last=run.source.last_event)
+                  if events is not None else None)
         paths = write_all(run, scores)
     except (ReadError, RuleError, EventsError, StackError, ModelDirError) as exc:
         fail(str(exc), code=1)
+    if run.source.stories == 0:
+        fail(f"{options.path.name}: no stories to backtest ({run.source.rows:,} rows read, "
+             f"{run.source.rejected_total:,} rejected: see {paths['rejected']}; check --from/--to and --map)", code=1)
     fired = [a for a in run.alerts if a.status == "firing" and a.annotations.get("repeat") != "true"]
     console.print(
         f"backtest [bold]{run.run_id}[/]: {run.source.rows:,} rows → {run.source.stories:,} stories "
@@ -136,7 +143,42 @@ def _run(settings: Settings, options: BacktestOptions, quiet: bool) -> None:
                       f"- {alert.annotations.get('summary', '')}", highlight=False)
     if len(fired) > 10:
         console.print(f"  ... {len(fired) - 10} more in {paths['alerts_csv']}")
+    if not fired:
+        for name, near in run.closeness.items():
+            console.print(f"  {name}: nothing fired; {closeness_text(near, _rule(run.rules, name))}", highlight=False)
     if scores is not None:
-        console.print(f"events: precision {scores.precision}, recall {scores.recall}, "
-                      f"median lead {scores.median_lead}")
+        _print_card(scores)
     console.print(f"report: {paths['report']}\nalerts: {paths['alerts_json']}\nindex:  {paths['index_parquet']}")
+
+
+def _rule(rules: list, name: str) -> object:
+    return next((rule for rule in rules if rule.name == name), None)
+
+
+def closeness_text(near: object, rule: object) -> str:
+    """How close a rule came to firing, in words (``monitor.backtest.engine.Closeness``)."""
+    from monitor.backtest.report import closeness_words
+
+    return closeness_words(near, rule)  # type: ignore[arg-type]
+
+
+def _print_card(scores: object) -> None:
+    from rich.table import Table
+
+    from monitor.backtest.report import duration_text
+
+    card = Table(title="report card")
+    for column in ("event", "key", "label", "detected", "lead (+) / lag (-)", "first alert"):
+        card.add_column(column)
+    for o in scores.outcomes:  # type: ignore[attr-defined]
+        first = min(o.alerts, key=lambda a: a.starts_at) if o.alerts else None
+        span = f"{o.event.time:%Y-%m-%d %H:%M}" + (f" .. {o.event.end:%m-%d %H:%M}" if o.event.until else "")
+        card.add_row(span, o.event.describe_key(), o.event.label, "yes" if o.detected else "no",
+                     duration_text(o.lead),
+                     f"{first.starts_at:%m-%d %H:%M} {first.rule} {first.scope}:{first.key}" if first else "")
+    console.print(card)
+    rate = scores.false_alarms_per_week  # type: ignore[attr-defined]
+    console.print(f"events: recall {scores.recall}, precision {scores.precision}; false alarms outside events: "  # type: ignore[attr-defined]
+                  f"{len(scores.false_alarms)} in {scores.calm_weeks:.1f} weeks"  # type: ignore[attr-defined]
+                  + (f" ({rate:.2f}/week)" if rate is not None else ""), highlight=False)
+

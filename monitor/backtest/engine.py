@@ -24,9 +24,10 @@ from alerts.detector import MARKET, measures_at, needs_reference, timing_of
 from alerts.evaluate import change_points, evaluate
 from alerts.lifecycle import KeyState, walk
 from alerts.rules import Rule
-from alerts.series import KeySeries, series_from_stories
+from alerts.series import NV, NVN, KeySeries, N, series_from_stories
 from alerts.state import Transition
 from monitor.schemas import Alert, Sample, ScoredStory
+from monitor.windows.layout import MICRO
 from monitor.windows.spans import floor_to, from_ms, span_seconds, to_ms
 from monitor.windows.writer import TITLE_MAX, scope_keys
 
@@ -64,21 +65,23 @@ class _Samples:
     """Each key's stories by time, for the headlines an alert carries (the window's most negative)."""
 
     def __init__(self, stories: Sequence[ScoredStory], step: int) -> None:
-        self.step = step
-        self._by_key: dict[tuple[str, str], tuple[list[int], list[Sample]]] = defaultdict(lambda: ([], []))
-        for story in stories:
+        self.stories = stories
+        self._by_key: dict[tuple[str, str], tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+        for index, story in enumerate(stories):
+            if story.sentiment.score >= 0:
+                continue  # only negative headlines are ever shown
             bucket = floor_to(to_ms(story.published_at) // 1000, step)
-            sample = Sample(id=story.id, title=story.title[:TITLE_MAX], url=story.url, score=story.sentiment.score,
-                            published_at=story.published_at)
             for pair in scope_keys(story):
-                times, samples = self._by_key[pair]
+                times, indexes = self._by_key[pair]
                 times.append(bucket)
-                samples.append(sample)
+                indexes.append(index)
 
     def window(self, pair: tuple[str, str], lo: int, hi: int) -> list[Sample]:
-        times, samples = self._by_key.get(pair, ([], []))
-        chosen = samples[bisect.bisect_left(times, lo):bisect.bisect_left(times, hi)]
-        return sorted((s for s in chosen if s.score < 0), key=lambda s: (s.score, s.id))[:5]
+        times, indexes = self._by_key.get(pair, ([], []))
+        chosen = [self.stories[i] for i in indexes[bisect.bisect_left(times, lo):bisect.bisect_left(times, hi)]]
+        samples = [Sample(id=s.id, title=s.title[:TITLE_MAX], url=s.url, score=s.sentiment.score,
+                          published_at=s.published_at) for s in chosen]
+        return sorted(samples, key=lambda s: (s.score, s.id))[:5]
 
 
 def final_boundary(stories: Sequence[ScoredStory], step: int, lateness_s: int) -> tuple[int, int] | None:
@@ -110,6 +113,9 @@ def run_rules(rules: Sequence[Rule], stories: Sequence[ScoredStory], step: int, 
         for (scope, key), data in series.items():
             if scope != rule.scope or not rule.matches(key):
                 continue
+            if not could_hold(rule, data):
+                near.keys += 1
+                continue
             points = change_points(rule, data, start, end)
             measures = evaluate(rule, data, points, reference)
             _note(near, key, measures)
@@ -125,6 +131,14 @@ def run_rules(rules: Sequence[Rule], stories: Sequence[ScoredStory], step: int, 
                 found.append((change.boundary, order, key, alert))
     found.sort(key=lambda item: item[:3])
     return EngineResult([alert for *_, alert in found], closeness, start, end)
+
+
+def could_hold(rule: Rule, data: KeySeries) -> bool:
+    """False when even the key's whole run cannot meet the rule's volume guards (most tickers), so it is skipped."""
+    totals = data.minutes.prefix[-1]
+    if totals[NV] / MICRO < rule.min_volume or totals[N] == 0:
+        return False
+    return rule.surprise_above is None or totals[NVN] / MICRO >= max(rule.min_negative, 1e-9)
 
 
 def _note(near: Closeness, key: str, measures: object) -> None:

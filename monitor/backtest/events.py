@@ -1,18 +1,25 @@
-"""How good were the alerts? Precision, recall and lead time against a CSV of known real events.
+"""The report card: the alerts of a backtest scored against a CSV of known real events.
 
-The events file has the columns ``time``, ``key`` and ``label`` (e.g. ``2022-05-09 12:00,market,UST depeg``);
-times are read like the news file's (zone-less = UTC, day-only = the ``--day-time``).
+Events file (``--events``): a header row, then one event per row. Columns (case and order free):
+
+* ``date`` / ``datetime`` / ``time`` (required): when it happened. A date alone means the whole day (UTC, or the
+  file's ``--tz``); a date-time is a moment;
+* ``end`` (optional): the last day (or moment) of an event that lasted, e.g. ``2011-08-04`` to ``2011-08-08``;
+* ``scope`` (optional): ``market``, ``topic``, ``ticker``, ``source`` or ``entity``;
+* ``key`` (optional): ``market`` (or ``all``/``*``) for the market, else a topic, ticker, source or name;
+* ``label`` (optional): what happened.
 
 Matching rule (documented in ``docs/replay.md``):
 
-* An **alert** here is one firing episode: an Alert with status ``firing`` that is not a repeat notification.
-* An episode **matches** an event when the keys agree and the episode started close to the event:
-  the event key ``market`` (or ``all``/``*``) matches market-scope alerts; any other key matches alerts whose key
-  is the same, case-insensitively, in any scope (``AAPL`` a ticker, ``Macro`` a topic, a source's host); and
-  ``event time - before <= starts_at <= event time + after`` (defaults: 24 h before, 2 h after).
-* **Precision** = matched episodes / all episodes; **recall** = events matched by at least one episode / all
-  events; **lead time** of a detected event = event time - the earliest matching episode's ``starts_at``
-  (positive: the alert came first). Mean and median lead times are over detected events.
+* an **alert** is a firing episode: an Alert with status ``firing`` that is not a repeat notification;
+* it **matches** an event when it started between ``before`` (24 h) before the event's start and ``after`` (2 h)
+  after its end, and the keys agree: no key and no scope = any alert; key ``market`` = market alerts; another key =
+  alerts on that key (case-insensitive) in the event's scope, or in any scope when none is given;
+* **lead** of a detected event = event start - the earliest matching alert's ``starts_at`` (positive: the alert
+  came first; negative: a lag);
+* a **false alarm** is an alert that matches no event; the rate is per week of data outside every event's
+  matching window (``false_alarms_per_week``);
+* precision = matched alerts / alerts; recall = detected events / events.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from consumers.replay.eventtime import BadTime, EventTimeReader
 from monitor.schemas import Alert
 
 MARKET_KEYS = frozenset({"market", "all", "*"})
+SCOPES = ("market", "topic", "ticker", "source", "entity")
+MAX_EVENTS = 10_000
+MAX_EVENTS_BYTES = 10_000_000
+_TIME_COLUMNS = ("datetime", "date", "time", "timestamp", "start")
 
 
 class EventsError(ValueError):
@@ -37,8 +48,19 @@ class EventsError(ValueError):
 @dataclass(frozen=True)
 class Event:
     time: datetime
-    key: str
+    key: str | None
     label: str
+    scope: str | None = None
+    until: datetime | None = None  # inclusive end of a lasting event (a whole day for a date alone)
+
+    @property
+    def end(self) -> datetime:
+        return self.until or self.time
+
+    def describe_key(self) -> str:
+        if self.key is None and self.scope is None:
+            return "any"
+        return f"{self.scope + ':' if self.scope else ''}{self.key or 'any'}"
 
 
 @dataclass
@@ -62,6 +84,8 @@ class EventScores:
     outcomes: list[EventOutcome]
     before: timedelta
     after: timedelta
+    false_alarms: list[Alert] = field(default_factory=list)
+    calm_weeks: float = 0.0
 
     @property
     def precision(self) -> float | None:
@@ -70,6 +94,10 @@ class EventScores:
     @property
     def recall(self) -> float | None:
         return sum(o.detected for o in self.outcomes) / len(self.outcomes) if self.outcomes else None
+
+    @property
+    def false_alarms_per_week(self) -> float | None:
+        return len(self.false_alarms) / self.calm_weeks if self.calm_weeks > 0 else None
 
     def leads(self) -> list[timedelta]:
         return [o.lead for o in self.outcomes if o.lead is not None]
@@ -88,36 +116,92 @@ class EventScores:
         def secs(value: timedelta | None) -> float | None:
             return None if value is None else value.total_seconds()
 
+        def hours(value: timedelta | None) -> float | None:
+            return None if value is None else round(value.total_seconds() / 3600, 2)
+
         return {
             "episodes": self.episodes, "matched_episodes": self.matched_episodes, "events": len(self.outcomes),
             "detected_events": sum(o.detected for o in self.outcomes), "precision": self.precision,
             "recall": self.recall, "mean_lead_s": secs(self.mean_lead), "median_lead_s": secs(self.median_lead),
             "window_before_s": secs(self.before), "window_after_s": secs(self.after),
+            "false_alarms": len(self.false_alarms), "calm_weeks": round(self.calm_weeks, 3),
+            "false_alarms_per_week": None if self.false_alarms_per_week is None
+            else round(self.false_alarms_per_week, 3),
+            "outcomes": [{
+                "start": o.event.time.isoformat(), "end": o.event.end.isoformat(), "scope": o.event.scope,
+                "key": o.event.key, "label": o.event.label, "detected": o.detected, "lead_h": hours(o.lead),
+                "alerts": [{"rule": a.rule, "scope": a.scope, "key": a.key, "starts_at": a.starts_at.isoformat()}
+                           for a in o.alerts[:20]],
+            } for o in self.outcomes],
+            "false_alarm_alerts": [{"rule": a.rule, "scope": a.scope, "key": a.key,
+                                    "starts_at": a.starts_at.isoformat()} for a in self.false_alarms[:200]],
         }
 
 
+def _column(names: Sequence[str], wanted: Sequence[str]) -> str | None:
+    return next((name for name in wanted if name in names), None)
+
+
+def _moment(text: str, times: EventTimeReader, path: Path, number: int, column: str) -> tuple[datetime, bool]:
+    try:
+        moment, day_only = times.read(text)
+    except BadTime as exc:
+        raise EventsError(f"events file {path}, row {number}: {column}: {exc}") from None
+    if day_only:
+        moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment, day_only
+
+
 def load_events(path: Path, times: EventTimeReader | None = None) -> list[Event]:
+    """Events from ``path`` (see the module docstring); a bad row stops the load naming the row."""
     times = times or EventTimeReader()
     try:
+        if path.stat().st_size > MAX_EVENTS_BYTES:
+            raise EventsError(f"events file {path} is larger than {MAX_EVENTS_BYTES:,} bytes: is it the right file?")
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise EventsError(f"events file {path} cannot be read ({exc.strerror})") from None
     with handle:
-        reader = csv.DictReader(handle)
-        missing = {"time", "key", "label"} - {name.strip().lower() for name in reader.fieldnames or []}
-        if missing:
-            raise EventsError(f"events file {path} lacks column(s) {sorted(missing)}: expected time,key,label")
-        events = []
-        for number, row in enumerate(reader, 1):
-            row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-            try:
-                moment, _ = times.read(row["time"])
-            except BadTime as exc:
-                raise EventsError(f"events file {path}, row {number}: {exc}") from None
-            if not row["key"]:
-                raise EventsError(f"events file {path}, row {number}: empty key")
-            events.append(Event(moment, row["key"], row["label"]))
-    return sorted(events, key=lambda e: (e.time, e.key))
+        try:
+            reader = csv.DictReader(handle)
+            names = [name.strip().lower() for name in reader.fieldnames or []]
+            time_column = _column(names, _TIME_COLUMNS)
+            if time_column is None:
+                raise EventsError(f"events file {path} has no date column: expected a header with date (or datetime, "
+                                  "time) and optionally end, scope, key, label")
+            events = []
+            for number, row in enumerate(reader, 1):
+                if number > MAX_EVENTS:
+                    raise EventsError(f"events file {path} holds more than {MAX_EVENTS:,} events")
+                row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(v, str)}
+                if not any(row.values()):
+                    continue
+                start, day = _moment(row.get(time_column, ""), times, path, number, time_column)
+                until = start + timedelta(days=1) - timedelta(seconds=1) if day else None
+                if row.get("end"):
+                    end, end_day = _moment(row["end"], times, path, number, "end")
+                    until = end + timedelta(days=1) - timedelta(seconds=1) if end_day else end
+                    if until < start:
+                        raise EventsError(f"events file {path}, row {number}: end is before the start")
+                scope = row.get("scope") or None
+                if scope is not None and scope.lower() not in SCOPES:
+                    raise EventsError(f"events file {path}, row {number}: scope {scope[:40]!r} is not one of "
+                                      f"{', '.join(SCOPES)}")
+                key = row.get("key") or None
+                if key is not None and key.lower() in MARKET_KEYS:
+                    key, scope = "market", "market"
+                events.append(Event(start, key, row.get("label", "")[:200], scope.lower() if scope else None, until))
+        except csv.Error as exc:
+            raise EventsError(f"events file {path} is not valid CSV: {exc}") from None
+        except UnicodeDecodeError:
+            raise EventsError(f"events file {path} is not UTF-8 text: save it as UTF-8") from None
+    return sorted(events, key=lambda e: (e.time, e.key or ""))
+
+
+def event_windows(events: Sequence[Event], before: timedelta = timedelta(hours=24),
+                  after: timedelta = timedelta(hours=2)) -> list[tuple[datetime, datetime]]:
+    """The stretches of time in which an alert counts as a detection, not a false alarm."""
+    return [(e.time - before, e.end + after) for e in events]
 
 
 def episodes(alerts: Sequence[Alert]) -> list[Alert]:
@@ -125,21 +209,43 @@ def episodes(alerts: Sequence[Alert]) -> list[Alert]:
     return [a for a in alerts if a.status == "firing" and a.annotations.get("repeat") != "true"]
 
 
-def key_matches(event_key: str, alert: Alert) -> bool:
-    if event_key.lower() in MARKET_KEYS:
+def key_matches(event: Event, alert: Alert) -> bool:
+    if event.scope is not None and alert.scope != event.scope:
+        return False
+    if event.key is None:
+        return True
+    if event.key == "market":
         return alert.scope == "market"
-    return alert.key.lower() == event_key.lower()
+    return alert.key.lower() == event.key.lower()
+
+
+def _calm_weeks(first: datetime | None, last: datetime | None, windows: list[tuple[datetime, datetime]]) -> float:
+    if first is None or last is None or last <= first:
+        return 0.0
+    covered = timedelta()
+    cursor = first
+    for lo, hi in sorted(windows):
+        lo, hi = max(lo, cursor), min(hi, last)
+        if hi > lo:
+            covered += hi - lo
+            cursor = hi
+    return max((last - first - covered).total_seconds(), 0.0) / (7 * 86400)
 
 
 def score_events(alerts: Sequence[Alert], events: Sequence[Event], before: timedelta = timedelta(hours=24),
-                 after: timedelta = timedelta(hours=2)) -> EventScores:
+                 after: timedelta = timedelta(hours=2), first: datetime | None = None,
+                 last: datetime | None = None) -> EventScores:
+    """Per event detected or not with its lead; false alarms outside every event per calm week of data."""
     fired = episodes(alerts)
     outcomes = [EventOutcome(event) for event in events]
     matched: set[int] = set()
     for outcome in outcomes:
         event = outcome.event
         for number, alert in enumerate(fired):
-            if key_matches(event.key, alert) and event.time - before <= alert.starts_at <= event.time + after:
+            if key_matches(event, alert) and event.time - before <= alert.starts_at <= event.end + after:
                 outcome.alerts.append(alert)
                 matched.add(number)
-    return EventScores(len(fired), len(matched), outcomes, before, after)
+    windows = event_windows(events, before, after)
+    false = [a for n, a in enumerate(fired) if n not in matched and not any(lo <= a.starts_at <= hi
+                                                                             for lo, hi in windows)]
+    return EventScores(len(fired), len(matched), outcomes, before, after, false, _calm_weeks(first, last, windows))

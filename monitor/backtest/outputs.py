@@ -53,6 +53,10 @@ def write_all(run: BacktestRun, scores: EventScores | None = None) -> dict[str, 
         "read_seconds": round(run.source.seconds, 3), "score_seconds": round(run.score_seconds, 3),
         "evaluate_seconds": round(run.evaluate_seconds, 3),
         "stories_per_second": round(run.rate, 1), "events": scores.to_dict() if scores else None,
+        "rules": {rule.name: {"fired": sum(1 for a in run.alerts if a.rule == rule.name and a.status == "firing"
+                                           and a.annotations.get("repeat") != "true"),
+                              "closeness": run.closeness[rule.name].to_dict() if rule.name in run.closeness else None}
+                  for rule in run.rules},
         "files": {name: str(path) for name, path in paths.items()},
     }
     paths["summary"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -17,7 +17,8 @@ from string import Template
 
 from alerts.rules import Rule
 from monitor.backtest.chart import market_chart, pick_bin_seconds
-from monitor.backtest.events import EventScores, episodes
+from monitor.backtest.engine import Closeness
+from monitor.backtest.events import EventOutcome, EventScores, episodes
 from monitor.backtest.runner import BacktestRun
 from monitor.schemas import Alert
 from monitor.windows.spans import format_span
@@ -30,7 +31,7 @@ def _when(moment: datetime | None) -> str:
     return "" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
-def _duration(value: timedelta | None) -> str:
+def duration_text(value: timedelta | None) -> str:
     if value is None:
         return "n/a"
     sign, seconds = ("-" if value < timedelta(0) else ""), abs(value.total_seconds())
@@ -38,7 +39,12 @@ def _duration(value: timedelta | None) -> str:
 
 
 def thresholds(rule: Rule) -> str:
+    windows = "/".join(format_span(w) for w in rule.all_windows)
     parts = [f"volume ≥ {rule.min_volume:g}"]
+    if rule.surprise_above is not None:
+        parts = [f"surprise ≥ {rule.surprise_above:g} ({rule.test}) in any of {windows}",
+                 f"≥ {rule.min_negative:g} negative", f"volume ≥ {rule.min_volume:g}",
+                 f"vs {format_span(rule.baseline)} of history"]
     if rule.negative_share_above is not None:
         parts.append(f"negative share > {rule.negative_share_above:.0%}")
     if rule.mean_score_below is not None:
@@ -50,17 +56,41 @@ def thresholds(rule: Rule) -> str:
     return ", ".join(parts)
 
 
+def closeness_words(near: Closeness | None, rule: Rule | None) -> str:
+    """Why a rule fired nothing: how close it came (surprise, volume, negatives, history)."""
+    if near is None or rule is None:
+        return ""
+    if near.keys == 0:
+        return f"no {rule.scope} keys in this data"
+    parts = []
+    if rule.surprise_above is not None:
+        where = (f" ({near.max_surprise_key}, {near.max_surprise_at:%Y-%m-%d %H:%M})"
+                 if near.max_surprise_key and near.max_surprise_at else "")
+        parts.append(f"max surprise {near.max_surprise:.2f} of {rule.surprise_above:g} needed{where}")
+        if near.max_negative < rule.min_negative:
+            parts.append(f"at most {near.max_negative:.1f} negative stories in a window "
+                         f"({rule.min_negative:g} needed)")
+    if near.max_volume < rule.min_volume:
+        parts.append(f"volume short: at most {near.max_volume:.1f} stories in a window ({rule.min_volume:g} needed)")
+    if near.without_history:
+        parts.append(f"{near.without_history:,} evaluations had no baseline history yet")
+    return "; ".join(parts) or "its conditions never held"
+
+
 def resolved_at(alerts: Sequence[Alert]) -> dict[tuple[str, datetime], datetime | None]:
     return {(a.fingerprint, a.starts_at): a.ends_at for a in alerts if a.status == "resolved"}
 
 
-def rules_rows(rules: Sequence[Rule], alerts: Sequence[Alert]) -> str:
+def rules_rows(rules: Sequence[Rule], alerts: Sequence[Alert], closeness: dict[str, Closeness] | None = None) -> str:
     fired = Counter(a.rule for a in episodes(alerts))
     resolved = Counter(a.rule for a in alerts if a.status == "resolved")
+    closeness = closeness or {}
     return "".join(
         f'<tr class="rule" data-rule="{escape(r.name)}"><td>{escape(r.name)}</td><td>{r.scope}</td>'
-        f"<td>{format_span(r.window)}</td><td>{escape(thresholds(r))}</td><td>{r.severity}</td>"
-        f'<td class="fired">{fired[r.name]}</td><td>{resolved[r.name]}</td></tr>'
+        f"<td>{'/'.join(format_span(w) for w in r.all_windows)}</td><td>{escape(thresholds(r))}</td>"
+        f'<td>{r.severity}</td><td class="fired">{fired[r.name]}</td><td>{resolved[r.name]}</td>'
+        f'<td class="closeness">{escape(closeness_words(closeness.get(r.name), r)) if not fired[r.name] else ""}'
+        "</td></tr>"
         for r in rules
     )
 
@@ -104,24 +134,32 @@ def events_section(scores: EventScores | None) -> str:
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.0%}"
 
+    def span(o: EventOutcome) -> str:
+        end = f" – {o.event.end:%Y-%m-%d %H:%M}" if o.event.until else ""
+        return f"{_when(o.event.time)}{end}"
+
     rows = "".join(
-        f'<tr class="event{" detected" if o.detected else ""}"><td>{_when(o.event.time)}</td>'
-        f"<td>{escape(o.event.key)}</td><td>{escape(o.event.label)}</td><td>{'yes' if o.detected else 'no'}</td>"
-        f"<td>{_duration(o.lead)}</td><td>{escape(', '.join(sorted({a.rule for a in o.alerts})))}</td></tr>"
+        f'<tr class="event{" detected" if o.detected else ""}"><td>{span(o)}</td>'
+        f"<td>{escape(o.event.describe_key())}</td><td>{escape(o.event.label)}</td>"
+        f"<td>{'yes' if o.detected else 'no'}</td><td>{duration_text(o.lead)}</td>"
+        f"<td>{escape(', '.join(sorted({f'{a.rule} {a.scope}:{a.key}' for a in o.alerts})[:6]))}</td></tr>"
         for o in scores.outcomes
     )
+    rate = scores.false_alarms_per_week
     return (
-        '<h2>Known events</h2><div class="tiles" id="event-scores">'
+        '<h2>Report card: known events</h2><div class="tiles" id="event-scores">'
+        f'<div class="tile"><b id="recall">{pct(scores.recall)}</b><span>events detected '
+        f"({sum(o.detected for o in scores.outcomes)}/{len(scores.outcomes)})</span></div>"
+        f'<div class="tile"><b id="false-alarms">{"n/a" if rate is None else f"{rate:.2f}"}</b><span>false alarms '
+        f"per week outside events ({len(scores.false_alarms)} in {scores.calm_weeks:.1f} weeks)</span></div>"
         f'<div class="tile"><b id="precision">{pct(scores.precision)}</b><span>precision '
         f"({scores.matched_episodes}/{scores.episodes} alerts)</span></div>"
-        f'<div class="tile"><b id="recall">{pct(scores.recall)}</b><span>recall '
-        f"({sum(o.detected for o in scores.outcomes)}/{len(scores.outcomes)} events)</span></div>"
-        f'<div class="tile"><b>{_duration(scores.median_lead)}</b><span>median lead time</span></div>'
-        f'<div class="tile"><b>{_duration(scores.mean_lead)}</b><span>mean lead time</span></div></div>'
-        '<table id="events"><thead><tr><th>event time</th><th>key</th><th>label</th><th>detected</th>'
-        f"<th>lead</th><th>rules</th></tr></thead><tbody>{rows}</tbody></table>"
-        f'<p class="note">An alert matches an event with the same key (market: any market alert) that started '
-        f"between {_duration(scores.before)} before and {_duration(scores.after)} after it.</p>"
+        f'<div class="tile"><b>{duration_text(scores.median_lead)}</b><span>median lead time</span></div></div>'
+        '<table id="events"><thead><tr><th>event</th><th>key</th><th>label</th><th>detected</th>'
+        f"<th>lead (+) / lag (−)</th><th>alerts</th></tr></thead><tbody>{rows}</tbody></table>"
+        f'<p class="note">An alert matches an event with the same key (market: any market alert; no key: any '
+        f"alert) that started between {duration_text(scores.before)} before its start and "
+        f"{duration_text(scores.after)} after its end; other alerts outside every event are false alarms.</p>"
     )
 
 
@@ -142,8 +180,16 @@ def render_report(run: BacktestRun, scores: EventScores | None = None) -> str:
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
         title=escape(run.source.path.name), meta=meta,
         tiles="".join(f'<div class="tile"><b>{v}</b><span>{k}</span></div>' for v, k in tiles),
-        chart=chart, rules=rules_rows(run.rules, run.alerts), events=events_section(scores),
-        alert_count=str(min(len(fired), MAX_CARDS)), cards=cards or '<p class="note">No alert fired.</p>',
+        chart=chart, rules=rules_rows(run.rules, run.alerts, run.closeness), events=events_section(scores),
+        markers="Markers: alert starts (click for the card)." if fired else "No alert fired, so no markers.",
+        alert_count=str(min(len(fired), MAX_CARDS)),
+        cards=cards or f'<p class="note" id="nothing-fired">No alert fired. {escape(_nothing_fired(run))}</p>',
         cards_note=(f'<p class="note">Showing the first {MAX_CARDS} of {len(fired)} alerts; all are in '
                     "alerts.json and alerts.csv.</p>") if len(fired) > MAX_CARDS else "",
     )
+
+
+def _nothing_fired(run: BacktestRun) -> str:
+    rules = {rule.name: rule for rule in run.rules}
+    return " ".join(f"{name}: {closeness_words(near, rules.get(name))}." for name, near in run.closeness.items())
+
