@@ -19,7 +19,7 @@ from monitor.cli_support import ConfigOption, console, fail, settings_or_exit
 
 if TYPE_CHECKING:
     from consumers.registry import Registry
-    from consumers.tickers import Watchlist
+    from consumers.tickers import TickerLinker, Watchlist
     from monitor.settings import Settings
 
 
@@ -33,6 +33,14 @@ def register(app: typer.Typer) -> None:
     feeds.command("check")(feeds_check)
     feeds.command("list")(feeds_list)
     app.add_typer(feeds, name="feeds")
+    tickers = typer.Typer(
+        help="Company linking: refresh the SEC tickers table, try the linker on a headline.\n\n"
+        "Example: bearwatch tickers link \"Silicon Valley Bank shares plunge\"",
+        no_args_is_help=True,
+    )
+    tickers.command("update")(tickers_update)
+    tickers.command("link")(tickers_link)
+    app.add_typer(tickers, name="tickers")
 
 
 def ingest(config: ConfigOption = None) -> None:
@@ -52,7 +60,7 @@ def ingest(config: ConfigOption = None) -> None:
         fail(f"{missing} not set: run `bearwatch up` (embedded broker and Redis, consumers included) "
              "or set both BEARWATCH_KAFKA_URL and BEARWATCH_REDIS_URL")
     registry = _registry_or_exit(settings)
-    _watchlist_or_exit(settings)
+    _linker_or_exit(settings)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.log_level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request would drown the rest
@@ -110,10 +118,8 @@ async def _check(settings: Settings, feeds: list, limit: int) -> int:
     from consumers.fetch import Fetcher
     from consumers.politeness import HostGate
     from consumers.registry import EngineConfig, HostPolicy
-    from consumers.tickers import TickerLinker
-
     engine = EngineConfig()
-    linker = TickerLinker(_watchlist_or_exit(settings))
+    linker = _linker_or_exit(settings)
     fetcher = Fetcher(engine, settings.user_agent, HostGate(lambda _host: HostPolicy()), settings.private_addresses)
     failures = 0
     try:
@@ -184,6 +190,65 @@ def _registry_or_exit(settings: Settings) -> Registry:
     try:
         return load_registry(settings)
     except RegistryError as exc:
+        fail(str(exc))
+
+
+def tickers_update(
+    url: Annotated[str, typer.Option(help="where to download the table from")] = "https://www.sec.gov/files/company_tickers.json",
+    config: ConfigOption = None,
+) -> None:
+    """Download the SEC's current company tickers table into var_dir/reference/sec_company_tickers/.
+
+    Keeps company_tickers.json (used for linking from then on) and a dated copy company_tickers_<today>.json
+    (a point-in-time snapshot for backtests, see BEARWATCH_TICKERS_ASOF). Needs internet; offline it says so and
+    the current table stays in use.
+
+    Example: bearwatch tickers update
+    """
+    from consumers.sec_update import UpdateError, update_table
+
+    settings = settings_or_exit(config)
+    try:
+        result = asyncio.run(update_table(settings, url))
+    except UpdateError as exc:
+        fail(str(exc))
+    console.print(f"{result.rows} tickers of {result.companies} companies -> {result.path} "
+                  f"(snapshot {result.snapshot.name})")
+
+
+def tickers_link(
+    title: Annotated[str, typer.Argument(help="a headline")],
+    summary: Annotated[str, typer.Option(help="the story's summary, if any")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Show what the consumers would attach to a story: tickers, entity keys and language.
+
+    Uses the same linker as ingest and backtests (watchlist, brand names, SEC table; BEARWATCH_TICKERS_ASOF picks
+    a dated table).
+
+    Example: BEARWATCH_TICKERS_ASOF=2023-03-20 bearwatch tickers link "SVB Financial shares halted"
+    """
+    from consumers.entities import story_entities
+    from consumers.language import detect_language
+    from consumers.linking import table_path
+
+    settings = settings_or_exit(config)
+    linker = _linker_or_exit(settings)
+    links = linker.links(title, summary)
+    console.print(f"table:    {table_path(settings) or 'none (watchlist only)'}", highlight=False)
+    console.print(f"tickers:  {', '.join(links.tickers) or '-'}", highlight=False)
+    console.print(f"entities: {', '.join(story_entities(title, links)) or '-'}", highlight=False)
+    console.print(f"language: {detect_language(title, summary) or 'undetermined'}", highlight=False)
+
+
+def _linker_or_exit(settings: Settings) -> TickerLinker:
+    from consumers.linking import build_linker
+    from consumers.sec_table import SecTableError
+    from consumers.tickers import WatchlistError
+
+    try:
+        return build_linker(settings)
+    except (WatchlistError, SecTableError) as exc:
         fail(str(exc))
 
 

@@ -22,12 +22,12 @@ from consumers.backoff import FeedSchedule, backoff_delay
 from consumers.dedup import Deduplicator
 from consumers.fetch import Fetcher
 from consumers.health import FeedHealth, HealthStore, IngestSummary, now
+from consumers.linking import build_linker
 from consumers.metrics import ERRORS, FEED_HEALTHY, LAST_SUCCESS, POLLS
 from consumers.politeness import HostGate
 from consumers.poller import FeedPoller, PollOutcome
 from consumers.produce import ProducerStopped, StoryProducer
 from consumers.registry import FeedConfig, Registry, load_registry
-from consumers.tickers import TickerLinker, Watchlist
 from consumers.validators import ValidatorStore
 from monitor.loop_metrics import watch_tasks
 from monitor.settings import Settings
@@ -60,7 +60,7 @@ class IngestService:
         self.poller = FeedPoller(
             engine=self.engine, fetcher=self.fetcher,
             validators=ValidatorStore(self.redis, settings.redis_namespace), dedup=self.dedup,
-            sink=self.producer, linker=TickerLinker(Watchlist.load(settings.watchlist_file)),
+            sink=self.producer, linker=build_linker(settings),
         )
         self.health = HealthStore(self.redis, settings.redis_namespace)
         self.feeds = self.registry.active_feeds()

@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from alerts.rules import Rule, load_rules
 from alerts.state import AlertState
 from consumers.dedup import Deduplicator
+from consumers.linking import build_linker
 from consumers.registry import EngineConfig, RegistryError, load_registry
 from consumers.replay import completion
 from consumers.replay.naming import RunNames, content_run_id
@@ -32,7 +33,7 @@ from consumers.replay.readers import ReadOptions
 from consumers.replay.source import LoadedStories, SourceReport, load_stories
 from consumers.replay.worker import ReplayWorker
 from consumers.service import redis_client
-from consumers.tickers import TickerLinker, Watchlist
+from consumers.tickers import TickerLinker
 from monitor.kafka import ensure_topics
 from monitor.schemas import Alert
 from monitor.settings import Settings
@@ -96,7 +97,8 @@ async def start_rules_at(redis: aioredis.Redis, settings: Settings, rules: list[
 
 
 def linker_for(settings: Settings) -> TickerLinker:
-    return TickerLinker(Watchlist.load(settings.watchlist_file))
+    """The live consumers' linker (watchlist, brands, SEC table as of ``settings.tickers_asof``)."""
+    return build_linker(settings)
 
 
 async def run_replay(settings: Settings, options: ReplayOptions, bars: Bars = SILENT) -> ReplayResult:
