@@ -114,3 +114,10 @@ async def test_a_27000_item_feed_yields_to_the_event_loop_while_it_is_normalised
     await task
     assert len(built.stories) == 27_000
     assert ticks >= 27_000 // 200 - 1, f"the loop ran only {ticks} times while 27,000 entries were normalised"
+
+
+def test_millions_of_unclosed_tags_are_refused_before_the_lenient_parser() -> None:
+    body = b"<rss><channel><item><title>" + b"<a>" * 1_500_000
+    with pytest.raises(NotAFeed) as caught:
+        parse_body(body)
+    assert caught.value.kind == "unsafe_xml" and "never closed" in caught.value.reason
