@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from consumers.entries import NotAFeed
@@ -40,9 +41,9 @@ class CheckReport:
 
     def print(self, console: Console, limit: int) -> None:
         if self.error:
-            console.print(f"[bold red]{self.url}[/]: {self.error}", highlight=False)
+            console.print(f"[bold red]{escape(self.url)}[/]: {escape(self.error)}", highlight=False, soft_wrap=True)
             return
-        table = Table(title=f"{self.url} ({self.format}, {self.wire_bytes:,} bytes)", show_lines=False)
+        table = Table(title=escape(f"{self.url} ({self.format}, {self.wire_bytes:,} bytes)"), show_lines=False)
         for column in ("published (UTC)", "title", "tickers", "flags", "url"):
             table.add_column(column, overflow="fold")
         for story in self.stories[:limit]:
@@ -59,7 +60,7 @@ class CheckReport:
             summary += f"; showing the first {limit}"
         console.print(summary, highlight=False)
         if self.problem:
-            console.print(f"[yellow]feed problem:[/] {self.problem}", highlight=False)
+            console.print(f"[yellow]feed problem:[/] {escape(self.problem)}", highlight=False, soft_wrap=True)
 
 
 async def check_feed(feed: FeedConfig, fetcher: Fetcher, engine: EngineConfig, linker: TickerLinker) -> CheckReport:
