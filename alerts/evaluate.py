@@ -163,8 +163,13 @@ def _prior_share(rule: Rule, reference: KeySeries, lo: Int, hi: Int, at: Int, sp
     whatever share a model tends to give, the prior moves with it."""
     past = reference.hours.total(lo, hi)
     now = reference.total(at - span, at)
-    fallback = np.where(now[:, NV] > 0, share(now), rule.prior_share)
-    return np.where(past[:, NV] > 0, share(past), fallback)
+    fallback = np.where(now[:, NV] > 0, _smoothed(now), rule.prior_share)
+    return np.where(past[:, NV] > 0, _smoothed(past), fallback)
+
+
+def _smoothed(sums: Int) -> Float:
+    """The negative share with half a negative story added (Jeffreys): never exactly 0 on a quiet history."""
+    return (sums[:, NVN] / MICRO + 0.5) / (sums[:, NV] / MICRO + 1.0)
 
 
 def _legacy_z(rule: Rule, series: KeySeries, win_share: Float, volume: Float, hb: Int) -> tuple[Float, Float]:

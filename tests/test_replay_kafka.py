@@ -2,8 +2,9 @@
 against the in-process backtest: same alerts; a replay is idempotent per run id; run ids never mix.
 
 The slice is the first 250 rows of the Terra/Luna file (written to tmp, never into the repo). The rules file
-switches the shipped rules off and watches sources and the market over short windows, so that the real model's few
-negative headlines in the slice do fire alerts: the parity check is not vacuous.
+switches the shipped rules off and watches sources and the market over short windows (threshold rules and a
+surprise rule), so that the real model's few negative headlines in the slice do fire alerts: the parity check is
+not vacuous. The replay's worker evaluates on arrays read from Redis, the backtest on arrays built in memory.
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ cooldown = "0s"
 severity = "info"
 
 [[rule]]
+name = "replay_test_surprise"
+scope = "source"
+windows = ["20m", "2h"]
+baseline = "1d"
+surprise_above = 1.0
+test = "both"
+min_negative = 1
+min_volume = 1
+cooldown = "0s"
+severity = "info"
+
+[[rule]]
 name = "replay_test_market"
 scope = "market"
 window = "30m"
@@ -107,7 +120,7 @@ async def test_kafka_replay_equals_backtest_and_runs_are_idempotent_and_separate
     assert replay.produced == 250 and replay.dead_lettered == 0
     fired = [a for a in replay.alerts if a.status == "firing"]
     assert fired, "no alert fired on the slice: the parity check would be vacuous"
-    assert {a.rule for a in fired} == {"replay_test_source", "replay_test_market"}
+    assert {a.rule for a in fired} == {"replay_test_source", "replay_test_market", "replay_test_surprise"}
     assert identity(replay.alerts) == identity(backtest.alerts)
     assert [a.value for a in sorted(replay.alerts, key=lambda a: (a.starts_at, a.fingerprint, a.status))] == [
         a.value for a in sorted(backtest.alerts, key=lambda a: (a.starts_at, a.fingerprint, a.status))]
