@@ -135,7 +135,8 @@ class FeedPoller:
             await self.validators.save(url, fresh)
         POLLS.labels(feed.name, "ok").inc()
         return PollOutcome(
-            feed.name, "ok", stories=produced, duplicates=duplicates, near_duplicates=near_duplicates, rejected=rejected,
+            feed.name, "ok", stories=produced, duplicates=duplicates, near_duplicates=near_duplicates,
+            rejected=rejected,
         )
 
     def _failed(self, feed: FeedConfig, kind: str, detail: str, retry_after_s: float | None = None) -> PollOutcome:
