@@ -25,7 +25,7 @@ class Size:
 def new_result(name: str, h: Harness, began: float) -> ScenarioResult:
     assert h.sampler is not None
     return ScenarioResult(name, Books(), max_lag=h.sampler.max_lag(),
-                          peak_rss={n: h.sampler.peak_rss(n) for n in ("kafka", "redis", "ingest", "worker")},
+                          peak_rss={n: h.sampler.peak_rss(n) for n in (*h.stack.servers, "ingest", "worker")},
                           seconds=time.monotonic() - began)
 
 
