@@ -9,15 +9,18 @@ Rules, tuned for precision on headlines (an English story wrongly marked foreign
 - the detector only chooses among :data:`LANGUAGES` (common news languages; the full 97+ set makes short English
   headlines come out as Pidgin or Latin), reading title + summary (the first :data:`MAX_CHARS` characters);
 - a non-English answer counts only with probability >= :data:`MIN_PROBABILITY` and at least
-  :data:`MIN_LETTERS` letters of text; otherwise the feed's declared language stands, else ``None`` (unknown,
+  :data:`MIN_CHARS` characters of text; otherwise the feed's declared language stands, else ``None`` (unknown,
   which the windows treat as English);
-- an English answer keeps a declared English variant (``en-us``).
+- an English answer keeps a declared English variant (``en-us``);
+- ASCII text with :data:`ENGLISH_HINTS` distinct English function words (the, of, to, and, ...) is English
+  without asking the model.
 
-The model (~2 MB) loads once per process on first use (~0.5 s); classifying a story takes ~40 µs.
+The model (~2 MB) loads once per process on first use (~0.5 s); classifying a story takes ~0.1 ms.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 
 LANGUAGES = (
@@ -25,8 +28,11 @@ LANGUAGES = (
     "th ms".split()
 )
 MIN_PROBABILITY = 0.9
-MIN_LETTERS = 12
-MAX_CHARS = 400
+MIN_CHARS = 16
+MAX_CHARS = 240
+_ENGLISH_WORDS = re.compile(r"\b(?:the|of|to|and|for|with|says|from|after|will|is|are|that|this|its)\b",
+                            re.IGNORECASE)
+ENGLISH_HINTS = 3
 _lock = threading.Lock()
 _identifier = None
 
@@ -58,9 +64,12 @@ def detect_language(title: str, summary: str = "", declared: str | None = None) 
     """The story's language code (``"en"``, ``"pl"``, ...), the declared one when detection is unsure."""
     text = f"{title}. {summary}" if summary else title
     text = text[:MAX_CHARS]
-    if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
+    if len(text) < MIN_CHARS:
         return declared
-    code, probability = _model().classify(text)
+    if text.isascii() and len(set(m.lower() for m in _ENGLISH_WORDS.findall(text))) >= ENGLISH_HINTS:
+        code, probability = "en", 1.0  # plainly English: skip the model (most stories, ~10x faster)
+    else:
+        code, probability = _model().classify(text)
     if code == "en":
         return declared if primary(declared) == "en" else "en"
     if probability >= MIN_PROBABILITY:

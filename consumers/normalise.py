@@ -17,7 +17,9 @@ from datetime import datetime, timedelta
 
 from consumers.dates import event_time, parse_date
 from consumers.edgar import filing_tickers
+from consumers.entities import story_entities
 from consumers.entries import RawEntry
+from consumers.language import detect_language
 from consumers.plaintext import CONTROL, html_to_text
 from consumers.tickers import TickerLinker
 from consumers.urls import canonical_url
@@ -82,10 +84,12 @@ def normalise_entry(entry: RawEntry, context: EntryContext, linker: TickerLinker
     )
     flags.extend(date_flags)
     tickers = [ticker for ticker in (t.strip().upper() for t in entry.tickers) if _TICKER.match(ticker)]
+    links = None
     if linker is not None:
         if context.edgar:
             tickers.extend(filing_tickers(title, linker))
-        tickers.extend(linker.link(title, summary, " ".join(entry.tags)))
+        links = linker.links(title, summary, " ".join(entry.tags))
+        tickers.extend(links.tickers)
     return Story(
         id=story_id(url, entry.guid, context.source, title, entry.date_text),
         source=context.source,
@@ -96,7 +100,8 @@ def normalise_entry(entry: RawEntry, context: EntryContext, linker: TickerLinker
         published_at=published_at,
         fetched_at=context.fetched_at,
         tickers=list(dict.fromkeys(tickers)),
-        lang=_language(entry.lang or context.lang),
+        entities=story_entities(title, links),
+        lang=detect_language(title, summary, declared=_language(entry.lang or context.lang)),
         flags=flags,
     )
 

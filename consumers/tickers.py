@@ -141,19 +141,28 @@ class TickerLinker:
 
     def _company_names(self, text: str, title_end: int, found: list[str],
                        companies: list[Company]) -> list[tuple[int, int]]:
-        words = list(TOKEN.finditer(text))
-        lowered = [word.group().lower() for word in words]
+        words = TOKEN.findall(text)
+        lowered = TOKEN.findall(text.lower())
+        if len(lowered) != len(words):  # a character whose lower case is two (rare): lower word by word
+            lowered = [word.lower() for word in words]
         trie = self.index.trie
+        spans: list[tuple[int, int]] | None = None
         title_spans: list[tuple[int, int]] = []
         secondary: list[tuple[AliasEntry, int, int]] = []
-        i = 0
-        while i < len(words):
-            hit = self._longest(trie, words, lowered, i)
+        i, count = 0, len(words)
+        while i < count:
+            node = trie.get(lowered[i])
+            if node is None:
+                i += 1
+                continue
+            hit = self._longest(node, words, lowered, i)
             if hit is None:
                 i += 1
                 continue
             entry, j = hit
-            start, end = words[i].start(), words[j].end()
+            if spans is None:
+                spans = [match.span() for match in TOKEN.finditer(text)]
+            start, end = spans[i][0], spans[j][1]
             i = j + 1
             if start >= title_end:
                 secondary.append((entry, start, end))
@@ -166,13 +175,11 @@ class TickerLinker:
         return title_spans
 
     @staticmethod
-    def _longest(trie: dict, words: list[re.Match[str]], lowered: list[str],
-                 i: int) -> tuple[AliasEntry, int] | None:
-        """The longest name starting at token ``i`` whose written shape fits, and its last token."""
-        node = trie.get(lowered[i])
+    def _longest(node: dict, words: list[str], lowered: list[str], i: int) -> tuple[AliasEntry, int] | None:
+        """The longest name starting at token ``i`` (whose trie ``node`` is given) that fits, and its last token."""
         hits: list[tuple[AliasEntry, int]] = []
         j = i
-        while node is not None:
+        while True:
             entry = node.get(END)
             if entry is not None:
                 hits.append((entry, j))
@@ -180,8 +187,10 @@ class TickerLinker:
             if j >= len(words) or j - i >= MAX_NAME_TOKENS:
                 break
             node = node.get(lowered[j])
+            if node is None:
+                break
         for entry, last in reversed(hits):
-            if entry.shape_ok([word.group() for word in words[i:last + 1]]):
+            if entry.shape_ok(words[i:last + 1]):
                 return entry, last
         return None
 

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 SCHEMA_VERSION = 1
 
 SentimentLabel = Literal["negative", "neutral", "positive"]
-Scope = Literal["market", "topic", "ticker", "source"]
+Scope = Literal["market", "topic", "ticker", "source", "entity"]
 
 
 def _utc(value: datetime) -> datetime:
@@ -57,7 +57,9 @@ class Story(_Message):
     published_at: UtcDatetime
     fetched_at: UtcDatetime
     tickers: list[str] = Field(default_factory=list)
-    lang: str | None = None
+    entities: list[str] = Field(default_factory=list, max_length=16,
+                                description="organisation names (entity-scope keys), e.g. 'silicon valley bank'")
+    lang: str | None = Field(default=None, description="detected language; only English counts in the windows")
     cluster: str | None = None
     novelty: float = Field(default=1.0, ge=0.0, le=1.0)
     flags: list[str] = Field(default_factory=list, description="e.g. no_date, future_date_clamped")

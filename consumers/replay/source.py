@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from consumers.dedup import Deduplicator
+from consumers.language import is_english
 from consumers.normalise import EntryContext, EntryError, normalise_entry
 from consumers.replay.eventtime import DAY_ONLY
 from consumers.replay.progress import SILENT, Bars
@@ -50,6 +51,7 @@ class SourceReport:
     new: int = 0
     known: int = 0
     near_duplicates: int = 0
+    non_english: int = 0  # stories the sentiment windows will not count (detected language not English)
     rejected: Counter[str] = field(default_factory=Counter)
     errors: list[RowError] = field(default_factory=list)
     first_event: datetime | None = None
@@ -74,7 +76,7 @@ class SourceReport:
         return {
             "file": str(self.path), "rows": self.rows, "stories": self.stories, "merged_rows": self.merged,
             "day_only_dates": self.day_only, "out_of_range": self.out_of_range, "new": self.new,
-            "already_seen": self.known, "near_duplicates": self.near_duplicates,
+            "already_seen": self.known, "near_duplicates": self.near_duplicates, "non_english": self.non_english,
             "rejected": dict(self.rejected), "first_event": self.first_event and self.first_event.isoformat(),
             "last_event": self.last_event and self.last_event.isoformat(), "seconds": round(self.seconds, 3),
         }
@@ -137,6 +139,7 @@ def read_stories(path: Path, options: ReadOptions, linker: TickerLinker | None, 
     step.total(report.rows)
     stories = sorted(by_id.values(), key=lambda s: (s.published_at, s.id))
     report.stories = len(stories)
+    report.non_english = sum(not is_english(story.lang) for story in stories)
     if stories:
         report.first_event, report.last_event = stories[0].published_at, stories[-1].published_at
     report.seconds = time.monotonic() - began

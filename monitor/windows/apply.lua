@@ -4,6 +4,7 @@
 -- ARGV[4] samples kept per bucket   ARGV[5] recent headlines kept   ARGV[6] JSON array of stories:
 --   {id, t (event ms), c ("neg"|"neu"|"pos"), ss (score*1e6), nv (novelty*1e6), nvs (novelty*score*1e6),
 --    sc (score), j (sample JSON), r (recent JSON), k [[scope,key],...], b [[size,start],...]}
+-- ARGV[7] the most entity-scope keys kept (least recently seen dropped first)
 -- Returns {applied, duplicates, late, max_event ms or "", min_event ms or "", statuses}
 -- where statuses[i] is 0 = duplicate, 1 = applied, 2 = applied but late.
 local root = ARGV[1]
@@ -12,6 +13,8 @@ local lateness = tonumber(ARGV[3])
 local sample_size = tonumber(ARGV[4])
 local recent_size = tonumber(ARGV[5])
 local stories = cjson.decode(ARGV[6])
+local entity_cap = tonumber(ARGV[7])
+local touched_scopes = {}
 local meta = root .. ':meta'
 local max_event = tonumber(redis.call('HGET', meta, 'max_event'))
 local min_event = tonumber(redis.call('HGET', meta, 'min_event'))
@@ -27,6 +30,7 @@ for i, s in ipairs(stories) do
     for _, sk in ipairs(s.k) do
       local scope, key = sk[1], sk[2]
       redis.call('ZADD', root .. ':keys:' .. scope, 'GT', s.t, key)
+      touched_scopes[scope] = true
       for _, lv in ipairs(s.b) do
         local suffix = string.format('%d', lv[1]) .. ':' .. scope .. ':' .. key .. ':' .. string.format('%d', lv[2])
         local ttl = retention + lv[1]
@@ -62,6 +66,14 @@ end
 if applied > 0 then
   redis.call('HSET', meta, 'max_event', string.format('%d', max_event), 'min_event', string.format('%d', min_event))
   redis.call('ZREMRANGEBYRANK', root .. ':recent', 0, -(recent_size + 1))
+  -- bounded key lists: forget keys idle for longer than the retention (their buckets have expired too)
+  local idle_before = max_event - retention * 1000
+  for scope, _ in pairs(touched_scopes) do
+    redis.call('ZREMRANGEBYSCORE', root .. ':keys:' .. scope, '-inf', '(' .. string.format('%d', idle_before))
+  end
+  if entity_cap and touched_scopes['entity'] and redis.call('ZCARD', root .. ':keys:entity') > entity_cap then
+    redis.call('ZREMRANGEBYRANK', root .. ':keys:entity', 0, -(entity_cap + 1))
+  end
 end
 local max_s, min_s = '', ''
 if max_event then max_s = string.format('%d', max_event) end

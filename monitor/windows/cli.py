@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from monitor.settings import Settings
     from monitor.windows import WindowStats
 
-SCOPES = ("market", "topic", "ticker", "source")
-ScopeOption = Annotated[str, typer.Option("--scope", "-s", help="market, topic, ticker or source.")]
+SCOPES = ("market", "topic", "ticker", "source", "entity")
+ScopeOption = Annotated[str, typer.Option("--scope", "-s", help="market, topic, ticker, source or entity "
+                                          "(organisation names, e.g. --key 'silicon valley bank').")]
 SpanOption = Annotated[str, typer.Option("--span", help="Window length: 5m, 15m, 1h, 24h, 7d ...")]
 AtOption = Annotated[
     str | None,

@@ -8,7 +8,9 @@ readers cannot drift apart, and so a replay run's namespace never touches live d
 ``<ns>:w:seen:<story id>``                  idempotency marker, SET NX with the retention TTL
 ``<ns>:w:b:<size>:<scope>:<key>:<start>``   bucket hash: n, neg, neu, pos, ss, nv, nvn, nvs, late
 ``<ns>:w:s:<size>:<scope>:<key>:<start>``   sorted set: the most negative stories of the bucket
-``<ns>:w:keys:<scope>``                     sorted set: known keys, score = latest event ms
+``<ns>:w:keys:<scope>``                     sorted set: known keys, score = latest event ms; keys idle
+                                            longer than the retention are dropped, and the ``entity``
+                                            scope keeps only its most recently seen keys (a cap)
 ``<ns>:w:recent``                           sorted set: latest scored headlines, score = event ms
 ==========================================  ==========================================================
 
@@ -18,7 +20,8 @@ Keys are built inside the script, so this layout assumes a single Redis/Valkey (
 
 from __future__ import annotations
 
-SCOPES = ("market", "topic", "ticker", "source")
+SCOPES = ("market", "topic", "ticker", "source", "entity")
+DEFAULT_ENTITY_MAX_KEYS = 20_000
 MICRO = 1_000_000
 
 

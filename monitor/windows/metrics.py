@@ -13,6 +13,10 @@ LATE = Counter(
     "bearwatch_windows_late_stories_total",
     "Stories older than the watermark (max event time minus allowed lateness); still stored.",
 )
+NON_ENGLISH = Counter(
+    "bearwatch_windows_non_english_stories_total",
+    "Stories not counted in the (English) sentiment windows because their detected language is not English.",
+)
 INVALID = Counter(
     "bearwatch_windows_invalid_stories_total",
     "Stories skipped by the window store because a field could not be used, by reason.",

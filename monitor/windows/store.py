@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 
 from monitor.schemas import Sample, Scope, ScoredStory
 from monitor.windows import metrics
-from monitor.windows.layout import SCOPES, WindowKeys
+from monitor.windows.layout import DEFAULT_ENTITY_MAX_KEYS, SCOPES, WindowKeys
 from monitor.windows.spans import cover, floor_to, from_ms, levels_for, parse_span, span_seconds, to_ms
 from monitor.windows.stats import METRICS, WindowStats, parse_sample, sum_buckets
 from monitor.windows.writer import ApplyResult, WindowWriter
@@ -56,6 +56,7 @@ class WindowStore:
         *,
         retention_s: int = DEFAULT_RETENTION_S,
         recent_size: int = 200,
+        entity_max_keys: int = DEFAULT_ENTITY_MAX_KEYS,
     ) -> None:
         if bucket_seconds < 1:
             raise ValueError("bucket_seconds must be at least 1")
@@ -67,7 +68,8 @@ class WindowStore:
         self.levels = levels_for(bucket_seconds)
         self.keys = WindowKeys(namespace)
         self._writer = WindowWriter(
-            redis, self.keys, self.levels, allowed_lateness_s, sample_size, retention_s, recent_size
+            redis, self.keys, self.levels, allowed_lateness_s, sample_size, retention_s, recent_size,
+            entity_max_keys,
         )
 
     # ------------------------------------------------------------------ writing
@@ -77,6 +79,8 @@ class WindowStore:
         if not stories:
             return ApplyResult(watermark=await self.watermark())
         result = await self._writer.apply(stories)
+        if result.watermark is None:  # nothing counted (e.g. only non-English stories): the watermark stands
+            result.watermark = await self.watermark()
         metrics.APPLY_SECONDS.observe(time.perf_counter() - began)
         return result
 

@@ -20,13 +20,16 @@ import redis.asyncio as aioredis
 
 from monitor.schemas import Scope, ScoredStory
 from monitor.windows import metrics
-from monitor.windows.layout import MICRO, WindowKeys
+from monitor.windows.layout import DEFAULT_ENTITY_MAX_KEYS, MICRO, WindowKeys
 from monitor.windows.spans import floor_to, from_ms, to_ms
 
 log = logging.getLogger(__name__)
 SCRIPT = (Path(__file__).with_name("apply.lua")).read_text(encoding="utf-8")
 CHUNK = 500
 TITLE_MAX = 300
+ENTITY_KEY_MAX = 64
+ENTITIES_PER_STORY = 8
+SENTIMENT_LANGUAGES = frozenset({"en"})
 _CLASS = {"negative": "neg", "neutral": "neu", "positive": "pos"}
 
 
@@ -37,13 +40,30 @@ class ApplyResult:
     applied: int = 0
     duplicates: int = 0
     late: int = 0
+    non_english: int = 0
     touched: set[tuple[Scope, str]] = field(default_factory=set)
     watermark: datetime | None = None
     max_event: datetime | None = None
 
 
+def counts_in_windows(story: ScoredStory) -> bool:
+    """Whether a story counts in the sentiment windows: only languages the model reads (unknown counts).
+
+    The shipped model is English; a Polish headline scores "neutral" and would dilute every share it counts in.
+    To count another language, plug in a multilingual model and add its code to :data:`SENTIMENT_LANGUAGES`.
+    """
+    return story.lang is None or story.lang.split("-", 1)[0].lower() in SENTIMENT_LANGUAGES
+
+
 def scope_keys(story: ScoredStory) -> list[tuple[Scope, str]]:
-    """The scope keys a story counts towards: the market, its topic, each distinct ticker and its source."""
+    """The scope keys a story counts towards: the market, its topic, each distinct ticker, its source and each
+    organisation name (``entity``); none for a story in a language the windows do not count.
+
+    This is the one place that decides where a story is counted: the live windows and the backtest's index both
+    call it, so they always agree.
+    """
+    if not counts_in_windows(story):
+        return []
     keys: list[tuple[Scope, str]] = [("market", "all")]
     topic = story.topic.label.strip()
     if topic:
@@ -60,6 +80,15 @@ def scope_keys(story: ScoredStory) -> list[tuple[Scope, str]]:
             seen.add(ticker)
             keys.append(("ticker", ticker))
     keys.append(("source", story.source.strip() or "unknown"))
+    entities: set[str] = set()
+    for name in story.entities[:ENTITIES_PER_STORY]:
+        key = " ".join(name.lower().split())
+        if not key or len(key) > ENTITY_KEY_MAX:
+            metrics.INVALID.labels(reason="bad_entity").inc()
+            continue
+        if key not in entities:
+            entities.add(key)
+            keys.append(("entity", key))
     return keys
 
 
@@ -111,6 +140,7 @@ class WindowWriter:
         sample_size: int,
         retention_s: int,
         recent_size: int,
+        entity_max_keys: int = DEFAULT_ENTITY_MAX_KEYS,
     ) -> None:
         self._script = redis.register_script(SCRIPT)
         self._keys = keys
@@ -119,9 +149,14 @@ class WindowWriter:
         self._sample_size = sample_size
         self._retention_s = retention_s
         self._recent_size = recent_size
+        self._entity_max_keys = entity_max_keys
 
     async def apply(self, stories: Sequence[ScoredStory]) -> ApplyResult:
         result = ApplyResult()
+        counted = [story for story in stories if counts_in_windows(story)]
+        result.non_english = len(stories) - len(counted)
+        metrics.NON_ENGLISH.inc(result.non_english)
+        stories = counted
         max_ms: int | None = None
         for offset in range(0, len(stories), CHUNK):
             chunk = stories[offset : offset + CHUNK]
@@ -137,6 +172,7 @@ class WindowWriter:
                     self._sample_size,
                     self._recent_size,
                     json.dumps(encoded, separators=(",", ":")),
+                    self._entity_max_keys,
                 ]
             )
             applied, duplicates, late, max_event, _min_event, statuses = reply

@@ -58,7 +58,8 @@ class WorkerRuntime:
             from monitor.windows import WindowStore
 
             self._store = WindowStore(self.redis, self.settings.redis_namespace, self.settings.bucket_seconds,
-                                      self.settings.allowed_lateness_s)
+                                      self.settings.allowed_lateness_s,
+                                      entity_max_keys=self.settings.entity_max_keys)
         return self._store
 
     def detector(self) -> Any:
