@@ -177,3 +177,25 @@ def test_hand_labelled_sample_precision_and_recall(shared_data: Path, tmp_path: 
     _, recall_before = score(TickerLinker(Watchlist.load()))
     precision, recall = score(build_linker(Settings(var_dir=tmp_path)))
     assert precision >= 0.8 and recall >= 0.6 and recall >= 3 * recall_before, (precision, recall, recall_before)
+
+
+def test_tickers_cli_links_a_headline_and_fails_offline_in_one_line(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from consumers.cli import register
+
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    monkeypatch.setenv("BEARWATCH_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("BEARWATCH_TICKERS_ASOF", "2023-03-20")
+    shown = runner.invoke(app, ["tickers", "link", "Silicon Valley Bank shares plunge"])
+    assert shown.exit_code == 0, shown.output
+    assert "SIVB" in shown.output and "silicon valley bank" in shown.output and "language: en" in shown.output
+    offline = runner.invoke(app, ["tickers", "update", "--url", "http://127.0.0.1:9/company_tickers.json"])
+    assert offline.exit_code != 0 and "cannot download the SEC tickers table" in offline.output
+    assert len(offline.output.strip().splitlines()) == 1
+    for command in (["tickers", "update"], ["tickers", "link"]):
+        assert "Example:" in runner.invoke(app, [*command, "--help"]).output
