@@ -3,7 +3,8 @@
 Not a test: a measurement to rerun when the engine or the model changes. Rows:
 
 - ``naive``: the model called once per text (tokenizer → tensors → forward → softmax), as a first draft would;
-- ``engine`` at each batch size, fp32 and (CPU) int8 dynamic quantisation, or fp16/bf16 on CUDA.
+- ``engine`` at each batch size, fp32 and (CPU) row-wise int8 with exact-length batches (the default CPU path,
+  batch-invariant), optionally the legacy per-batch dynamic int8 (``--int8-dynamic``), or fp16/bf16 on CUDA.
 
 Modes are interleaved slice by slice (see :func:`run_interleaved`). Each row reports texts/s over all texts
 and ms per batch p50/p99. Prints a table and writes JSON.
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dtype", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
                         help="CUDA only: engine precision (CPU always runs fp32, plus int8 unless --no-int8)")
     parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--int8-dynamic", action=argparse.BooleanOptionalAction, default=False,
+                        help="also time the legacy per-batch dynamic int8 (not batch-invariant)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--sentiment-data", default=str(DEFAULT_SENTIMENT))
@@ -139,14 +142,15 @@ def main(argv: list[str] | None = None) -> None:
     if device.type == "cuda":
         configs = [(args.dtype, {"dtype": args.dtype})]
     else:
-        configs = [("fp32", {"int8": False})] + ([("int8", {"int8": True})] if args.int8 else [])
+        configs = [("fp32", {"int8": False})] + ([("int8", {"int8": True})] if args.int8 else []) \
+            + ([("int8-dynamic", {"int8": True, "int8_mode": "dynamic"})] if args.int8_dynamic else [])
     engines = {label: Engine(args.model, device=args.device, max_tokens=args.max_tokens, **kw)  # type: ignore[arg-type]
                for label, kw in configs}
     naive_dtype = next(iter(engines.values())).dtype
     modes = [("naive per-text", 1, naive_scorer(args.model, device, naive_dtype, args.max_tokens))]
     short = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
-    modes += [(f"engine {'int8' if engine.int8 else short[engine.describe()['dtype']]}", size,
-               engine_scorer(engine, size)) for engine in engines.values() for size in sizes]
+    modes += [(f"engine {label if engine.int8 else short[engine.describe()['dtype']]}", size,
+               engine_scorer(engine, size)) for label, engine in engines.items() for size in sizes]
     console.print(f"timing {len(modes)} modes on {len(texts)} texts, interleaved in slices of 200 ...")
     rows = run_interleaved(modes, texts)
     add_speedups(rows)

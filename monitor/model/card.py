@@ -24,6 +24,25 @@ def _head_lines(head: str, report: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _ood_lines(report: dict[str, Any]) -> list[str]:
+    """The out-of-domain headline set: what it is, both views beside their majority floors."""
+    pn, three = report["pos_neg"], report["three_class"]
+    return [
+        f"### sentiment on news headlines it never saw — {_short(report['data'])}", "",
+        f"SemEval-2017 Task 5 headlines (evaluation only: never trained or tuned on), {report['n_headlines']} "
+        f"unique headlines from {report['n_rows']} rows ({report['dropped_conflicting']} titles scored with "
+        "opposite signs toward different companies dropped; repeated titles get their mean score).", "",
+        "| view | n | accuracy | majority floor | detail |", "|---|---:|---:|---:|---|",
+        f"| pos/neg: sign of p_pos − p_neg vs sign of the score (score 0 left out) | {pn['n']} | "
+        f"**{pn['accuracy']:.4f}** | {pn['majority_floor']:.4f} | recall positive {pn['recall']['positive']:.3f}, "
+        f"negative {pn['recall']['negative']:.3f} |",
+        f"| 3-class, gold neutral when abs(score) < {three['neutral_band']} | {three['n']} | "
+        f"**{three['accuracy']:.4f}** | {three['majority_floor']:.4f} | macro F1 {three['macro_f1']:.4f}, "
+        f"weighted F1 {three['weighted_f1']:.4f} |", "",
+        f"Project target: pos/neg accuracy ≥ 0.80 — {'met' if pn['accuracy'] >= 0.80 else 'NOT met'}.", "",
+    ]
+
+
 def render_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
     """Markdown for a model directory; ``info`` is ``bearwatch.json``, ``metrics`` is ``metrics.json``."""
     training = info.get("training", {})
@@ -61,10 +80,17 @@ def render_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
             goals = ", ".join(f"{k} ≥ {v}" for k, v in TARGETS[head].items())
             met = all(metrics[head][k] >= v for k, v in TARGETS[head].items())
             lines += [f"Project target: {goals} — {'met' if met else 'NOT met'}.", ""]
+    if "headlines_ood" in metrics:
+        lines += _ood_lines(metrics["headlines_ood"])
     if "int8" in metrics:
         q = metrics["int8"]
-        lines += [f"CPU int8 dynamic quantisation: sentiment accuracy {q['sentiment_accuracy']:.4f}, topic "
-                  f"accuracy {q['topic_accuracy']:.4f} (fp32: see above).", ""]
+        mode = {"rows": "row-wise int8 (per-token activation scales, per-channel weights; labels do not depend on "
+                        "batch-mates)", "dynamic": "int8 dynamic quantisation (per-batch scales)"}.get(
+            q.get("mode", "dynamic"), "int8")
+        extra = (f", headlines pos/neg accuracy {q['headlines_pos_neg_accuracy']:.4f}"
+                 if "headlines_pos_neg_accuracy" in q else "")
+        lines += [f"CPU {mode}: sentiment accuracy {q['sentiment_accuracy']:.4f}, topic accuracy "
+                  f"{q['topic_accuracy']:.4f}{extra} (fp32: see above).", ""]
     if info.get("notes"):
         lines += ["## Notes", "", *[f"- {note}" for note in info["notes"]], ""]
     lines += [

@@ -32,6 +32,13 @@ def train(
     seed: int = 13,
     lora: Annotated[bool, typer.Option(help="Train LoRA adapters (peft) instead of all weights.")] = False,
     lora_rank: int = 16,
+    init_from: Annotated[str, typer.Option(help="Continue fine-tuning from this model directory (e.g. "
+                                                "models/default) instead of fresh heads on --base.")] = "",
+    headline_fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of training tweets rewritten "
+                                                     "headline-like (no cashtags, links, hashtags, emoji).")] = 0.0,
+    topic_fraction: Annotated[float, typer.Option(min=0.01, max=1.0, help="Share of the topic training part "
+                                                  "used per run.")] = 1.0,
+    warmup_ratio: Annotated[float, typer.Option(min=0.0, max=0.5)] = 0.06,
     limit: Annotated[int, typer.Option(help="Use at most N examples per set (smoke runs).")] = 0,
     max_steps: Annotated[int, typer.Option(help="Stop after N optimiser steps (smoke runs).")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from OUT/checkpoint.")] = False,
@@ -54,7 +61,9 @@ def train(
     run = TrainConfig(out=str(out), base=base, sentiment_data=sentiment_data or str(DEFAULT_SENTIMENT),
                       topic_data=topic_data or str(DEFAULT_TOPIC), epochs=epochs, batch_size=batch_size, lr=lr,
                       label_smoothing=label_smoothing, class_weight_power=class_weight_power, patience=patience,
-                      seed=seed, lora=lora, lora_rank=lora_rank, limit=limit, max_steps=max_steps, resume=resume,
+                      seed=seed, lora=lora, lora_rank=lora_rank, init_from=init_from,
+                      headline_fraction=headline_fraction, topic_fraction=topic_fraction, warmup_ratio=warmup_ratio,
+                      limit=limit, max_steps=max_steps, resume=resume,
                       overwrite=overwrite, device=settings.device, max_tokens=settings.max_tokens,
                       cpu_threads=settings.cpu_threads)
     try:
@@ -74,11 +83,18 @@ def evaluate(
     label_map: Annotated[str | None, typer.Option(help="Names of label indices 0,1,2,... in the file, comma "
                                                        "separated (default sentiment: negative,positive,neutral "
                                                        "as in the Twitter set).")] = None,
+    neutral_band: Annotated[float, typer.Option(min=0.0, max=1.0, help="Scored-headline sets: |score| below this "
+                                                "is gold neutral in the 3-class view.")] = 0.1,
     config: ConfigOption = None,
 ) -> None:
     """Per-class precision/recall/F1, accuracy, macro and weighted F1 and confusion of a model on labelled text.
 
+    --data may also be a headline set with real-valued scores in [-1, 1] (a CSV with a title and a
+    'sentiment score' column, or its folder, e.g. the SemEval-2017 headlines): then it reports pos/neg accuracy
+    (sign of p_pos - p_neg vs sign of the score, zero scores left out) and a 3-class view with a neutral band.
+
     Example: bearwatch evaluate --data ../shared/data/train/twitter_financial_news_sentiment/sent_valid.csv --json
+    Example: bearwatch evaluate --data ../shared/data/eval/semeval2017_headlines_train
     """
     settings = settings_or_exit(config)
     from monitor.model.data import DataError, guess_head, load_labelled
@@ -86,7 +102,23 @@ def evaluate(
     from monitor.model.evaluate import evaluate_set, render_report
     from monitor.model.labels import HEADS, LabelMapError
     from monitor.model.modeldir import ModelDirError
+    from monitor.model.scored import evaluate_scored, is_scored_source, load_scored, render_scored
 
+    if is_scored_source(data):
+        if head not in (None, "sentiment"):
+            fail(f"{data} holds sentiment scores: it can only evaluate the sentiment head (drop --head {head})")
+        try:
+            scored = load_scored(data)
+            engine = Engine(model or settings.model_path, device=settings.device, batch_size=settings.batch_size,
+                            max_tokens=settings.max_tokens, cpu_threads=settings.cpu_threads, int8=settings.int8)
+        except (DataError, ModelDirError, LabelMapError) as exc:
+            fail(str(exc))
+        result = evaluate_scored(engine, scored, neutral_band)
+        if as_json:
+            typer.echo(json.dumps(result))
+        else:
+            render_scored(result, console)
+        return
     try:
         chosen = head or guess_head(data)
         if chosen not in HEADS:

@@ -24,7 +24,11 @@ import torch
 from monitor.model.labels import LabelMapError, LabelMaps
 from monitor.model.memory import MemoryTrimmer
 from monitor.model.modeldir import load_model_dir
+from monitor.model.quant import int_mm_available, quantize_rows
 from monitor.text import clean_text
+
+#: ``rows``: row-wise int8 (batch-invariant, the default); ``dynamic``: torch's per-batch dynamic int8 (legacy).
+INT8_MODES = ("rows", "dynamic")
 
 #: Characters kept before tokenising; far above any ``max_tokens`` worth of text, it bounds work on huge inputs.
 CHARS_PER_TOKEN_CAP = 32
@@ -80,8 +84,26 @@ def cuda_dtype(name: str) -> torch.dtype:
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
 
 
+def length_batches(lengths: np.ndarray, batch_size: int, exact: bool = False) -> list[np.ndarray]:
+    """Row indices of each micro-batch: sorted by length, at most ``batch_size`` rows each.
+
+    ``exact``: a batch holds texts of one token length only, so nothing is ever padded and a text's forward pass
+    runs on the same shapes whatever its batch-mates are (with row-wise int8 layers, bit for bit the same result as
+    scoring it alone). Costs more, smaller batches when lengths are spread out.
+    """
+    order = np.argsort(lengths, kind="stable")
+    if not exact:
+        return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    batches = []
+    for length in np.unique(lengths):
+        run = order[lengths[order] == length]
+        batches.extend(run[start:start + batch_size] for start in range(0, len(run), batch_size))
+    return batches
+
+
 def forward_sorted(model: torch.nn.Module, id_lists: Sequence[Sequence[int]], pad_id: int, batch_size: int,
-                   device: torch.device, n_topic: int, n_sentiment: int) -> tuple[np.ndarray, np.ndarray]:
+                   device: torch.device, n_topic: int, n_sentiment: int,
+                   exact_lengths: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Both heads' probabilities for token id lists: sorted by length, padded per micro-batch, input order kept.
 
     Shared by the engine and the training loop's dev evaluation, so both score exactly the same way.
@@ -90,10 +112,8 @@ def forward_sorted(model: torch.nn.Module, id_lists: Sequence[Sequence[int]], pa
     topic = np.zeros((n, n_topic), dtype=np.float32)
     sentiment = np.zeros((n, n_sentiment), dtype=np.float32)
     lengths = np.array([len(ids) for ids in id_lists])
-    order = np.argsort(lengths, kind="stable")
     with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            rows = order[start:start + batch_size]
+        for rows in length_batches(lengths, batch_size, exact_lengths):
             ids, mask = pad_batch([id_lists[i] for i in rows], pad_id)
             if device.type == "cuda":
                 ids = ids.pin_memory().to(device, non_blocking=True)
@@ -119,10 +139,11 @@ def truncating_tokenizer(tokenizer: Any, max_tokens: int) -> Any:
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """Dynamic int8 quantisation of the linear layers (weights int8, activations quantised per batch).
+    """Legacy dynamic int8 quantisation of the linear layers (weights int8, activations quantised per batch).
 
-    torch.ao's eager API is deprecated in favour of torchao, but it is what the pinned CPU torch ships and it keeps
-    accuracy within 1 point here (metrics.json, "int8"); its deprecation warnings are silenced, not hidden bugs.
+    Kept only for ``bench/batch_invariance.py`` to show why it was replaced (``int8_mode="dynamic"``): its activation
+    scale is per micro-batch, so labels depend on batch-mates. The default is :mod:`monitor.model.quant`.
+    torch.ao's eager API is deprecated in favour of torchao; its deprecation warnings are silenced, not hidden bugs.
     """
     import warnings
 
@@ -148,7 +169,8 @@ class Engine:
 
     def __init__(self, model_dir: str | Path, *, device: str = "auto", batch_size: int = 32, max_tokens: int = 64,
                  cpu_threads: int = 0, int8: bool = False, dtype: str = "auto",
-                 expected_labels: LabelMaps | None = None, trim_interval_s: float = 1.0) -> None:
+                 expected_labels: LabelMaps | None = None, trim_interval_s: float = 1.0,
+                 int8_mode: str = "rows") -> None:
         if batch_size < 1 or max_tokens < 4:
             raise ValueError("batch_size must be >= 1 and max_tokens >= 4")
         loaded = load_model_dir(Path(model_dir), expected_labels)
@@ -160,6 +182,10 @@ class Engine:
         self.max_tokens = max_tokens
         self.device = pick_device(device)
         self.int8 = False
+        self.int8_mode = ""
+        self.exact_lengths = False
+        if int8_mode not in INT8_MODES:
+            raise ValueError(f"int8_mode must be one of {INT8_MODES} (got {int8_mode!r})")
         missing = {"negative", "neutral", "positive"} - set(self.labels.sentiment)
         if missing:
             raise LabelMapError(f"model directory {model_dir}: sentiment labels lack {sorted(missing)}")
@@ -174,9 +200,12 @@ class Engine:
             self.dtype = torch.float32
             if cpu_threads > 0:
                 torch.set_num_threads(cpu_threads)
-            if int8:
+            if int8 and int8_mode == "rows" and int_mm_available():
+                model = quantize_rows(model)
+                self.int8, self.int8_mode, self.exact_lengths = True, "rows", True
+            elif int8:
                 model = quantize_int8(model)
-                self.int8 = True
+                self.int8, self.int8_mode = True, "dynamic"
         self.model = model.eval()
         self.trimmer = MemoryTrimmer(trim_interval_s)  # see monitor.model.memory: bounded RSS in long runs
 
@@ -188,8 +217,8 @@ class Engine:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.model_name, "version": self.model_version, "device": str(self.device),
-                "dtype": str(self.dtype).removeprefix("torch."), "int8": self.int8, "batch_size": self.batch_size,
-                "max_tokens": self.max_tokens}
+                "dtype": str(self.dtype).removeprefix("torch."), "int8": self.int8, "int8_mode": self.int8_mode,
+                "exact_lengths": self.exact_lengths, "batch_size": self.batch_size, "max_tokens": self.max_tokens}
 
     def probabilities(self, texts: Sequence[str]) -> Probabilities:
         """Softmax outputs of both heads for ``texts`` (rows in input order) and the truncation flags."""
@@ -202,7 +231,8 @@ class Engine:
         encodings = self._tokenizer.encode_batch([text[:cap] for text in cleaned])
         truncated = capped | np.array([bool(e.overflowing) for e in encodings])
         topic, sentiment = forward_sorted(self.model, [e.ids for e in encodings], self._pad_id, self.batch_size,
-                                          self.device, len(self.labels.topic), len(self.labels.sentiment))
+                                          self.device, len(self.labels.topic), len(self.labels.sentiment),
+                                          self.exact_lengths)
         return Probabilities(topic, sentiment, truncated)
 
     def score(self, texts: Sequence[str]) -> list[ScoredText]:

@@ -24,6 +24,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from monitor.model.augment import augment_headlines, headline_like
 from monitor.model.batches import class_weights, encode_pool, epoch_batches, multitask_loss
 from monitor.model.checkpoint import (
     BEST_WEIGHTS,
@@ -39,7 +40,7 @@ from monitor.model.data import LabelledSet, dev_split, load_split
 from monitor.model.engine import forward_sorted, pad_batch, pick_device, truncating_tokenizer
 from monitor.model.labels import LabelMaps
 from monitor.model.metrics import classification_report, selection_score
-from monitor.model.modeldir import WEIGHTS_FILE, save_model_dir
+from monitor.model.modeldir import WEIGHTS_FILE, load_model_dir, save_model_dir
 from monitor.model.network import TwoHeadClassifier, add_lora, load_encoder, merge_lora, trainable_parameters
 from monitor.model.trainconfig import DEFAULT_BASE_NAME, TrainConfig, config_from_args, resolve_base
 
@@ -106,19 +107,31 @@ def _schedule(optimizer: torch.optim.Optimizer, total: int, warmup_ratio: float)
 
 
 def _evaluate_dev(model: TwoHeadClassifier, dev: dict[str, tuple[list[list[int]], list[int]]], pad_id: int,
-                  config: TrainConfig, device: torch.device, amp: torch.dtype | None) -> dict[str, Any]:
+                  config: TrainConfig, device: torch.device, amp: torch.dtype | None,
+                  heads: tuple[str, ...] = ("sentiment", "topic")) -> dict[str, Any]:
     model.eval()
     result: dict[str, Any] = {}
     with torch.autocast(device.type, dtype=amp) if amp else nullcontext():
         for head, (ids, labels) in dev.items():
+            if head not in heads:
+                continue
             topic, sentiment = forward_sorted(model, ids, pad_id, config.eval_batch_size, device,
                                               len(LabelMaps().topic), len(LabelMaps().sentiment))
             probs = topic if head == "topic" else sentiment
             report = classification_report(labels, probs.argmax(1).tolist(), LabelMaps().for_head(head))
             result[head] = {k: report[k] for k in ("accuracy", "macro_f1", "weighted_f1")}
     model.train()
-    result["score"] = selection_score(result["sentiment"], result["topic"])
+    if "sentiment" in result and "topic" in result:
+        result["score"] = selection_score(result["sentiment"], result["topic"])
     return result
+
+
+def _fraction(data: LabelledSet, fraction: float, seed: int) -> LabelledSet:
+    """A fixed random share of ``data`` (every class keeps about its share); 1 or more returns it whole."""
+    if fraction >= 1:
+        return data
+    keep = np.sort(np.random.default_rng([seed, 11]).permutation(len(data))[: max(1, round(len(data) * fraction))])
+    return data.subset(keep, f"{data.source} ({fraction:.0%})")
 
 
 def _progress(console: Console) -> Progress:
@@ -140,20 +153,30 @@ def train(config: TrainConfig, console: Console | None = None) -> TrainResult:
     device = pick_device(config.device)
     if config.cpu_threads and device.type == "cpu":
         torch.set_num_threads(config.cpu_threads)
-    base = resolve_base(config.base)
-    from transformers import AutoTokenizer
+    labels = LabelMaps()
+    if config.init_from:
+        start = load_model_dir(Path(config.init_from), labels)
+        base, tokenizer, model = str(start.info.get("base", config.init_from)), start.tokenizer, start.model
+        if start.info.get("pooling", "mean") != config.pooling:
+            raise ValueError(f"--init-from {config.init_from} uses {start.info.get('pooling')} pooling; pass "
+                             f"--pooling {start.info.get('pooling')}")
+    else:
+        base = resolve_base(config.base)
+        from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(base)
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        model = TwoHeadClassifier(load_encoder(base), len(labels.topic), len(labels.sentiment), config.pooling,
+                                  config.dropout)
     fast = truncating_tokenizer(tokenizer, config.max_tokens)
     pad_id = int(tokenizer.pad_token_id or 0)
     sets = load_sets(config)
     sent_train, sent_dev = dev_split(sets["sentiment_train"], config.dev_fraction, config.seed)
     topic_train, topic_dev = dev_split(sets["topic_train"], config.dev_fraction, config.seed)
-    pool = encode_pool(fast, [topic_train, sent_train])
+    topic_train = _fraction(topic_train, config.topic_fraction, config.seed)
+    pool = encode_pool(fast, [augment_headlines(topic_train, config.headline_fraction, config.seed),
+                              augment_headlines(sent_train, config.headline_fraction, config.seed + 1)])
     dev = {d.head: ([e.ids for e in fast.encode_batch(d.texts)], d.labels) for d in (sent_dev, topic_dev)}
-    labels = LabelMaps()
-    model = TwoHeadClassifier(load_encoder(base), len(labels.topic), len(labels.sentiment), config.pooling,
-                              config.dropout)
+    dev_headline = ([e.ids for e in fast.encode_batch([headline_like(t) for t in sent_dev.texts])], sent_dev.labels)
     if config.lora:
         add_lora(model, config.lora_rank, config.lora_alpha)
     model.to(device).train()
@@ -215,6 +238,9 @@ def train(config: TrainConfig, console: Console | None = None) -> TrainResult:
                     if config.max_steps and state.global_step >= config.max_steps:
                         break
             scores = _evaluate_dev(model, dev, pad_id, config, device, amp)
+            scores["sentiment_headline_like"] = _evaluate_dev(
+                model, {"sentiment": dev_headline, "topic": dev["topic"]}, pad_id, config, device, amp,
+                heads=("sentiment",))["sentiment"]
             row = {"epoch": state.epoch + 1, "train_loss": loss_sum / max(1, loss_count),
                    "seconds": round(time.monotonic() - epoch_start, 1), **scores}
             state.history.append(row)
@@ -231,7 +257,8 @@ def train(config: TrainConfig, console: Console | None = None) -> TrainResult:
             console.print(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}; dev sentiment acc "
                           f"{scores['sentiment']['accuracy']:.4f} wF1 {scores['sentiment']['weighted_f1']:.4f}; "
                           f"topic acc {scores['topic']['accuracy']:.4f} mF1 {scores['topic']['macro_f1']:.4f}; "
-                          f"score {scores['score']:.4f}{' (best)' if improved else ''}; {row['seconds']} s")
+                          f"score {scores['score']:.4f}{' (best)' if improved else ''}; headline-like dev "
+                          f"sentiment acc {scores['sentiment_headline_like']['accuracy']:.4f}; {row['seconds']} s")
             if state.bad_epochs >= config.patience:
                 console.print(f"early stop: no dev improvement for {config.patience} epochs")
                 break

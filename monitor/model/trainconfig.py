@@ -50,6 +50,10 @@ class TrainConfig:
     precision: str = "auto"  # auto: bf16 (or fp16) autocast on CUDA, fp32 on CPU
     grad_clip: float = 1.0
     save_dtype: str = "fp16"
+    init_from: str = ""  # a model directory to continue fine-tuning from (both heads); empty: fresh heads on --base
+    headline_fraction: float = 0.0  # share of training texts replaced by a headline-like form (monitor.model.augment)
+    topic_fraction: float = 1.0  # share of the topic training part used (continued runs: keeps the topic head
+    #                              without paying a full topic epoch on CPU)
     limit: int = 0  # use at most N examples of each train and validation set (smoke runs)
     max_steps: int = 0  # stop after N optimiser steps (smoke runs)
     eval_batch_size: int = 128
