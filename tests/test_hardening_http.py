@@ -7,6 +7,7 @@ generous ceiling far below what the attack costs an unguarded client) and never 
 from __future__ import annotations
 
 import asyncio
+import logging
 import tracemalloc
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -293,3 +294,23 @@ async def test_a_redirecting_webhook_is_dead_lettered_with_a_reason(server: Host
         await channel._client.aclose()
     assert not outcome.ok and not outcome.retry
     assert "302" in outcome.reason and "redirect" in outcome.reason and "abcdefghijklmnop1234" not in outcome.reason
+
+
+async def test_the_poller_logs_and_stores_the_error_without_the_key(
+    server: HostileServer, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from consumers.poller import FeedPoller
+    from monitor.redact import install_log_redaction
+
+    install_log_redaction()  # what load_settings does in every Bearwatch process
+    monkeypatch.setenv("HARD_POLL_KEY", "pk-live-9876543210")
+    server.add("/api", status(401, b"bad key"))
+    feed = FeedConfig(name="api", url=server.url("/api") + "?token=${HARD_POLL_KEY}", source="S",
+                      headers={"X-Api-Key": "${HARD_POLL_KEY}"})
+    poller = FeedPoller(engine=EngineConfig(conditional_get=False), fetcher=fetcher, validators=None,  # type: ignore[arg-type]
+                        dedup=None, sink=None, linker=None)  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG):
+        outcome = await poller.poll(feed)
+    assert outcome.status == "error" and outcome.error_kind == "http_4xx"
+    assert "pk-live-9876543210" not in (outcome.error or "") and "pk-live-9876543210" not in caplog.text
+    assert server.seen[0].headers.get("X-Api-Key") == "pk-live-9876543210"  # it was sent, to its own host

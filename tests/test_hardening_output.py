@@ -207,3 +207,15 @@ async def test_ingest_health_is_503_when_no_feed_succeeded_for_too_long(make_set
     finally:
         await service.fetcher.aclose()
         await service.redis.aclose()
+
+
+def test_feeds_check_reads_a_local_file(tmp_path: Path) -> None:
+    from tests.consumers_fixtures import items, rss
+
+    saved = tmp_path / "saved feed.xml"
+    saved.write_bytes(rss(items("local", 3)))
+    result = _bearwatch("feeds", "check", str(saved), "--limit", "2")
+    assert result.returncode == 0, result.stderr
+    assert "3 stories from 3 entries" in result.stdout
+    missing = _bearwatch("feeds", "check", str(tmp_path / "nope.xml"))
+    assert missing.returncode == 2 and "neither an http(s) URL nor an existing file" in missing.stderr
