@@ -100,7 +100,8 @@ def test_backtest_writes_alerts_index_and_a_report_that_renders_in_headless_chro
         assert len(list(csv.DictReader(handle))) == len(alerts)
     index = pq.read_table(first / "index.parquet").to_pylist()
     market = [row for row in index if row["scope"] == "market"]
-    assert sum(row["count"] for row in market) == 250 and {row["scope"] for row in index} >= {"market", "topic"}
+    english = 250 - json.loads((first / "summary.json").read_text())["source"].get("non_english", 0)
+    assert sum(row["count"] for row in market) == english and {row["scope"] for row in index} >= {"market", "topic"}
 
     events = tmp_path / "events.csv"
     hit = fired[0].starts_at + timedelta(hours=1)
@@ -139,5 +140,7 @@ def test_backtest_writes_alerts_index_and_a_report_that_renders_in_headless_chro
                      r'</span> <a href="https://', dom, re.S), "a card lacks its reason or its linked headlines"
     fired_cells = dict(re.findall(r'<tr class="rule" data-rule="([\w-]+)">.*?<td class="fired">(\d+)</td>', dom))
     assert fired_cells["report_test_market"] == str(sum(a.rule == "report_test_market" for a in episodes))
-    assert '<b id="recall">50%</b>' in dom and 'id="events"' in dom
+    assert '<b id="recall">50%</b>' in dom and 'id="events"' in dom and 'id="false-alarms"' in dom
+    assert "Markers: alert starts" in dom  # said only when there are markers
+    assert str(summary["rules"]["report_test_market"]["fired"]) == fired_cells["report_test_market"]
     assert shot.is_file() and shot.stat().st_size > 20_000

@@ -114,15 +114,19 @@ def _run(settings: Settings, options: BacktestOptions, quiet: bool) -> None:
     from consumers.replay.readers import ReadError
     from monitor.backtest.events import EventsError, load_events, score_events
     from monitor.backtest.outputs import write_all
-    from monitor.backtest.runner import run_backtest
+    from monitor.backtest.runner import cached, run_backtest
     from monitor.model.modeldir import ModelDirError
     from monitor.stack import StackError
 
     try:
         events = load_events(options.events_file, options.read.times) if options.events_file else None
-        with infrastructure(settings, (options.out_dir or settings.var_dir) / "stack", kafka=False) as ready:
+        if cached(settings, options):  # scored stories in the run cache: no Redis, no model needed
             with Bars(console, enabled=not quiet) as bars:
-                run = asyncio.run(run_backtest(ready, options, bars))
+                run = asyncio.run(run_backtest(settings, options, bars))
+        else:
+            with infrastructure(settings, (options.out_dir or settings.var_dir) / "stack", kafka=False) as ready:
+                with Bars(console, enabled=not quiet) as bars:
+                    run = asyncio.run(run_backtest(ready, options, bars))
         scores = (score_events(run.alerts, events, first=run.source.first_event, last=run.source.last_event)
                   if events is not None else None)
         paths = write_all(run, scores)

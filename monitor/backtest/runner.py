@@ -6,7 +6,9 @@ Stages:
 1. :func:`consumers.replay.source.load_stories`: read, normalise, merge, cut to ``--from``/``--to``, sort by
    ``(published_at, id)``, admit through the run's :class:`Deduplicator` (so clusters and novelty are the replay's).
 2. Scoring with the worker's :class:`StoryScorer` (each story goes through the same JSON encoding and decoding as
-   on the raw topic) over :class:`CachingScore` (disk cache by model key and story id).
+   on the raw topic) over :class:`CachingScore` (disk cache by model key and story id). The scored stories of a
+   file are kept in the run cache (:mod:`monitor.backtest.run_cache`): a second backtest of the same file, options,
+   model and code skips steps 1 and 2 (no Redis, no model) and only evaluates.
 3. Evaluation: :func:`monitor.backtest.engine.run_rules` builds each scope key's bucket arrays from the scored
    stories and runs the same :func:`alerts.evaluate.evaluate` and :func:`alerts.lifecycle.walk` the live
    detector runs on arrays read from Redis, from the boundary after the first story to the final watermark.
@@ -22,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -34,8 +37,7 @@ from consumers.replay.source import SourceReport, load_stories
 from consumers.service import redis_client
 from monitor.backtest.engine import Closeness, run_rules
 from monitor.backtest.index import SentimentIndex
-from monitor.backtest.model import model_identity
-from monitor.backtest.score_cache import CachingScore, ScoreCache
+from monitor.backtest.run_cache import CachedRun, RunCache, run_key
 from monitor.schemas import Alert, ModelInfo, ScoredStory, Story, encode
 from monitor.settings import Settings
 from monitor.worker.scoring import RawRecord, StoryScorer
@@ -103,7 +105,7 @@ class _Timing:
     evaluate: float = 0.0
 
 
-async def _score_stage(stories: list[Story], scorer: StoryScorer, caching: CachingScore,
+async def _score_stage(stories: list[Story], scorer: StoryScorer, caching: Any,
                        queue: asyncio.Queue[list[ScoredStory] | None], step: Step, timing: _Timing) -> int:
     dead = 0
     try:
@@ -123,57 +125,88 @@ async def _score_stage(stories: list[Story], scorer: StoryScorer, caching: Cachi
     return dead
 
 
-async def _collect_stage(index: SentimentIndex, queue: asyncio.Queue[list[ScoredStory] | None],
-                         out: list[ScoredStory]) -> int:
+async def _collect_stage(queue: asyncio.Queue[list[ScoredStory] | None], out: list[ScoredStory]) -> int:
     while (batch := await queue.get()) is not None:
-        index.add(batch)
         out.extend(batch)
     return len(out)
 
 
-async def run_backtest(settings: Settings, options: BacktestOptions, bars: Bars = SILENT) -> BacktestRun:
-    """Backtest ``options.path``; needs ``settings.redis_url`` (the CLI starts an embedded Valkey when unset)."""
+def run_cache_for(settings: Settings, options: BacktestOptions) -> tuple[RunCache, str]:
+    """The run cache next to the score cache, and this backtest's key in it."""
+    names = RunNames(options.run_id or timestamp_run_id(options.path), settings.redis_namespace)
+    run_settings = names.settings(settings, options.rules_file)
+    folder = (options.cache_path.parent if options.cache_path else settings.var_dir / "cache") / "runs"
+    return RunCache(folder), run_key(run_settings, options.path, options.read, options.since, options.until)
+
+
+def cached(settings: Settings, options: BacktestOptions) -> bool:
+    """Whether this backtest's scored stories are cached (then it needs neither Redis nor the model)."""
+    cache, key = run_cache_for(settings, options)
+    return (cache.folder / f"{key}.pkl").is_file()
+
+
+async def _read_and_score(settings: Settings, run_settings: Settings, options: BacktestOptions, namespace: str,
+                          bars: Bars, timing: _Timing) -> tuple[CachedRun, int, int]:
+    """Read, de-duplicate and score the file (the slow part a run cache hit skips)."""
+    from monitor.backtest.model import model_identity
+    from monitor.backtest.score_cache import CachingScore, ScoreCache
+
     if not settings.redis_url:
         raise ValueError("a backtest needs Redis (the CLI starts an embedded one when BEARWATCH_REDIS_URL is unset)")
+    redis = redis_client(settings.redis_url)
+    cache = ScoreCache(options.cache_path or settings.var_dir / "cache" / "scores.sqlite")
+    identity = model_identity(run_settings)
+    caching = CachingScore(cache, identity.cache_key, identity.load)
+    try:
+        await wipe_namespace(redis, namespace)
+        loaded = await load_stories(options.path, options.read, linker=linker_for(settings),
+                                    dedup=dedup_for(settings, redis, namespace), bars=bars,
+                                    since=options.since, until=options.until)
+        scorer = StoryScorer(caching.score, identity.info)
+        queue: asyncio.Queue[list[ScoredStory] | None] = asyncio.Queue(maxsize=4)
+        scoring = bars.step("scoring", len(loaded.new))
+        collected: list[ScoredStory] = []
+        dead, _ = await asyncio.gather(_score_stage(loaded.new, scorer, caching, queue, scoring, timing),
+                                       _collect_stage(queue, collected))
+    finally:
+        caching.close()
+        cache.close()
+        await redis.aclose()
+    collected.sort(key=lambda s: (s.published_at, s.id))
+    return CachedRun(loaded.report, collected, dead, identity.info), caching.hits, caching.misses
+
+
+async def run_backtest(settings: Settings, options: BacktestOptions, bars: Bars = SILENT) -> BacktestRun:
+    """Backtest ``options.path``. Unless its scored stories are in the run cache, needs ``settings.redis_url``
+    (the CLI starts an embedded Valkey when unset) and scores what the score cache lacks."""
     began = time.monotonic()
     names = RunNames(options.run_id or timestamp_run_id(options.path), settings.redis_namespace)
     run_settings = names.settings(settings, options.rules_file)
     rules = load_rules(run_settings.rules_file)
     out_dir = options.out_dir or settings.var_dir / "backtests" / names.run_id
     out_dir.mkdir(parents=True, exist_ok=True)
-    redis = redis_client(settings.redis_url)
-    cache = ScoreCache(options.cache_path or settings.var_dir / "cache" / "scores.sqlite")
-    identity = model_identity(run_settings)
-    caching = CachingScore(cache, identity.cache_key, identity.load)
-    try:
-        await wipe_namespace(redis, names.namespace)
-        loaded = await load_stories(options.path, options.read, linker=linker_for(settings),
-                                    dedup=dedup_for(settings, redis, names.namespace), bars=bars,
-                                    since=options.since, until=options.until)
-        stories = loaded.new
-        index = SentimentIndex(run_settings.bucket_seconds)
-        scorer = StoryScorer(caching.score, identity.info)
-        queue: asyncio.Queue[list[ScoredStory] | None] = asyncio.Queue(maxsize=4)
-        scoring = bars.step("scoring", len(stories))
-        timing = _Timing()
-        collected: list[ScoredStory] = []
-        dead, scored = await asyncio.gather(_score_stage(stories, scorer, caching, queue, scoring, timing),
-                                            _collect_stage(index, queue, collected))
-        evaluating = bars.step("evaluating", len(rules))
-        began_eval = time.monotonic()
-        collected.sort(key=lambda s: (s.published_at, s.id))
-        result = await asyncio.to_thread(run_rules, rules, collected, run_settings.bucket_seconds,
-                                         run_settings.allowed_lateness_s)
-        timing.evaluate = time.monotonic() - began_eval
-        evaluating.advance(len(rules))
-    finally:
-        caching.close()
-        cache.close()
-        await redis.aclose()
+    timing = _Timing()
+    runs, key = run_cache_for(settings, options)
+    found = runs.get(key)
+    hits = misses = 0
+    if found is None:
+        found, hits, misses = await _read_and_score(settings, run_settings, options, names.namespace, bars, timing)
+        runs.put(key, found)
+    else:
+        hits = len(found.stories)
+        found.report.seconds = 0.0
+    index = SentimentIndex(run_settings.bucket_seconds)
+    index.add(found.stories)
+    evaluating = bars.step("evaluating", len(rules))
+    began_eval = time.monotonic()
+    result = await asyncio.to_thread(run_rules, rules, found.stories, run_settings.bucket_seconds,
+                                     run_settings.allowed_lateness_s)
+    timing.evaluate = time.monotonic() - began_eval
+    evaluating.advance(len(rules))
     return BacktestRun(
-        run_id=names.run_id, namespace=names.namespace, out_dir=out_dir, source=loaded.report, rules=rules,
-        alerts=result.alerts, index=index, scored=scored, dead=dead, cache_hits=caching.hits,
-        cache_misses=caching.misses, model=identity.info, seconds=time.monotonic() - began,
+        run_id=names.run_id, namespace=names.namespace, out_dir=out_dir, source=found.report, rules=rules,
+        alerts=result.alerts, index=index, scored=len(found.stories), dead=found.dead, cache_hits=hits,
+        cache_misses=misses, model=found.model, seconds=time.monotonic() - began,
         score_seconds=timing.score, evaluate_seconds=timing.evaluate, closeness=result.closeness,
-        scored_stories=collected,
+        scored_stories=found.stories,
     )
