@@ -106,7 +106,7 @@ def main() -> None:
     lines = []
     sample = labelled()
     lines.append(f"Hand-labelled sample: {len(sample)} headlines, {sum(len(g) for _, g in sample)} gold links")
-    for name, linker in linkers.items():
+    for name, linker in list(linkers.items())[:2]:  # the labels name 2026 symbols: the 2023 table is not comparable
         pr = precision_recall(linker, sample)
         lines.append(f"  {name}: precision {pr['precision']:.3f} recall {pr['recall']:.3f} "
                      f"(tp {pr['tp']}, fp {pr['fp']}, fn {pr['fn']})")

@@ -115,7 +115,20 @@ def aliases_from_title(title: str) -> tuple[str, list[Alias]]:
     return " ".join(canonical), usable
 
 
+_SHORT_AMPERSAND = re.compile(r"\b(\w{1,2}) & (\w{1,2})\b")
+
+
 def entity_name(name: str) -> str:
-    """The entity-scope key of a written name: its legal form, lower case, tokens joined by single spaces."""
-    forms = legal_forms(name)
-    return " ".join(forms[-1]) if forms else ""
+    """The entity-scope key of a written name: its legal form, lower case, tokens joined by single spaces.
+
+    An apostrophe does not split a word ("McDonald's" -> ``mcdonalds``), short ``&`` names stay one word
+    (``at&t``), and a name that would be one everyday word keeps its legal suffix (``news corp``, not ``news``).
+    """
+    forms = legal_forms(name.replace("'", "").replace("’", ""))
+    if not forms:
+        return ""
+    key = forms[-1][:-1] if len(forms[-1]) > 1 and forms[-1][-1] == "com" else forms[-1]
+    if len(key) == 1 and Alias(key).everyday:
+        words = [token.lower() for token in tokens(name)]
+        key = tuple(words[: max(2, len(key))]) if len(words) > 1 else key
+    return _SHORT_AMPERSAND.sub(r"\1&\2", " ".join(key))

@@ -101,7 +101,8 @@ class CompanyIndex:
         if known is not None:  # another share class of a company already indexed: the symbol is its
             self.by_ticker.setdefault(symbol, known)
             return
-        canonical, aliases = aliases_from_title(row.title)
+        _, aliases = aliases_from_title(row.title)
+        canonical = entity_name(row.title)
         if row.cik in brands and brands[row.cik][0] == ["-"]:
             self.by_ticker.setdefault(symbol, Company(row.ticker, row.title, (), cik=row.cik, entity=""))
             return  # names of this CIK never link (brands.toml: aliases = ["-"])

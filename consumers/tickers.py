@@ -76,6 +76,9 @@ LEAD_CHARS = 150
 _NEXT_NAME_WORD = re.compile(r"\s+(?!(?:Inc|Corp|Co|Ltd|LLC|plc|PLC|Group|Holdings|AG|SE|NV|SA)\b)[A-Z][a-z]")
 _ATTRIBUTION_BEFORE = re.compile(r"(?:,|;|\s[-–—])\s*$")
 _PERSON_BEFORE = re.compile(r"\b(?:former|ex)[\s-]+$", re.IGNORECASE)
+_SOURCE_BEFORE = re.compile(
+    r"\b(?:according to|(?:data|poll|survey|figures|estimates) (?:from|by)|told)\s+(?:the\s+)?$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,8 @@ class TickerLinker:
     def _accept(entry: AliasEntry, text: str, start: int, end: int, title_end: int, found: list[str], tier: int,
                 secondary: bool = False) -> bool:
         if (_PERSON_AFTER.match(text, end) or _PERSON_BEFORE.search(text, max(0, start - 8), start)
-                or _SOURCE_AFTER.match(text, end) or _attribution(text, start, end)):
+                or _SOURCE_AFTER.match(text, end) or _SOURCE_BEFORE.search(text, max(0, start - 24), start)
+                or _attribution(text, start, end)):
             return False
         if entry.short and _NEXT_NAME_WORD.match(text, end):
             return False  # "Motorola Mobility" is not "Motorola Solutions"

@@ -33,8 +33,7 @@ class Company:
 
     def __post_init__(self) -> None:
         if not self.entity:
-            name = entity_name(self.name)
-            object.__setattr__(self, "entity", name.removesuffix(" com"))
+            object.__setattr__(self, "entity", entity_name(self.name))
 
 
 @dataclass
