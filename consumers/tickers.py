@@ -68,7 +68,9 @@ _ADJACENT_AFTER = re.compile(
 _ADJACENT_BEFORE = re.compile(r"\b(?:shares (?:of|in)|stake in|bid for|takeover of|lender|bank|insurer)\s+$",
                               re.IGNORECASE)
 _SOURCE_AFTER = re.compile(
-    r"\s*(?:data|survey|poll|I/B/E/S|StarMine|Lipper|LPC|estimates?|calculations?|index|indices)\b", re.IGNORECASE
+    r"\s*(?:(?:data|survey|poll|I/B/E/S|StarMine|Lipper|LPC|estimates?|calculations?|index|indices|service|report)\b"
+    r"|News\s*&)",
+    re.IGNORECASE,
 )
 _SAYS_AT_END = re.compile(r"\s*(?:(?:says|said|reports|reported)\s*)?(?:\||$)", re.IGNORECASE)
 _PREVIOUS_NAME_WORD = re.compile(r"(?<![.!?:|\-–—]\s)(?<!^)\b[A-Z][\w&'’]*\s+$")
