@@ -11,7 +11,8 @@ def worker(config: ConfigOption = None) -> None:
     """Run the stream worker: scores news in micro-batches, updates Redis windows, raises alerts.
 
     Needs BEARWATCH_KAFKA_URL and BEARWATCH_REDIS_URL (`bearwatch up` starts it with both set).
-    Serves /metrics, /health and the status page on BEARWATCH_WORKER_PORT.
+    Serves /metrics, /health (with "behind": whether it keeps up with the news), /api/pipeline
+    (produce-to-decision latency, scoring rate, backlog) and the status page on BEARWATCH_WORKER_PORT.
 
     Example: BEARWATCH_KAFKA_URL=localhost:9092 BEARWATCH_REDIS_URL=redis://localhost:6379/0 bearwatch worker
     """
