@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from alerts.rules import Rule
 from alerts.series import NEG, NV, NVN, NVS, KeySeries, Table, share
 from alerts.series import N as COUNT
+from alerts.series import N as N_COUNT
 from alerts.surprise import nb_expected, nb_surprise
 from monitor.windows.layout import MICRO
 from monitor.windows.spans import HOUR, span_seconds
@@ -93,25 +94,69 @@ def change_points(rule: Rule, series: KeySeries, start: int, end: int) -> Int:
     Between two consecutive points the windows hold the same buckets and the history the same hours, so the
     condition (a pure function of those) is constant. Points where every window is empty are left out (the
     condition is false there) except the first one after the data, where a pending or firing alert ends."""
-    step = series.step
     if end < start:
         return np.zeros(0, dtype=np.int64)
+    return change_points_of_many(rule, series, np.array([start]), np.array([end]), period=None)[0]
+
+
+def change_points_of_many(rule: Rule, series: KeySeries, starts: Int, ends: Int,
+                          period: int | None) -> tuple[Int, Int]:
+    """:func:`change_points` for keys stacked in one series (see :func:`stack`): key ``i`` lives in
+    ``[starts[i], ends[i]]``; returns the points (sorted) and the key each belongs to."""
+    step = series.step
     spans = window_seconds(rule, step)
     longest = max(spans)
     minutes = series.minutes.starts
-    minutes = minutes[(minutes >= start - longest - step) & (minutes <= end)]
-    parts = [np.array([start], dtype=np.int64), minutes + step]
+    parts = [np.asarray(starts, dtype=np.int64), minutes + step]
     parts += [minutes + w + step for w in spans]
-    # hour marks (the history and the usual volume move there), only while some window holds data
+    # hour marks (the history and the usual volume move there), only while some window holds data, and only
+    # near hours whose neighbourhood could meet the volume guards (elsewhere the condition is false throughout and
+    # only changes where data enters or leaves a window, which the points above already hold)
     occupied = np.unique(minutes // HOUR * HOUR)
+    near = series.total(occupied - longest, occupied + longest + 3 * HOUR)
+    could = (near[:, N_COUNT] > 0) & (near[:, NV] / MICRO >= rule.min_volume)
+    if rule.surprise_above is not None:
+        could &= near[:, NVN] / MICRO >= rule.min_negative
+    occupied = occupied[could]
     marks = (occupied[:, None] + np.arange(0, longest + 3 * HOUR, HOUR, dtype=np.int64)[None, :]).ravel()
     for offset in {0, step % HOUR, *(w % HOUR for w in spans)}:
         parts.append(marks + offset)
     points = np.unique(np.concatenate(parts))
-    points = points[(points >= start) & (points <= end) & (points % step == 0)]
+    owner = np.zeros(len(points), dtype=np.int64) if period is None else (points - starts[0]) // period
+    inside = (owner >= 0) & (owner < len(starts))
+    points, owner = points[inside], owner[inside]
+    keep = (points >= starts[owner]) & (points <= ends[owner]) & (points % step == 0)
+    points, owner = points[keep], owner[keep]
     busy = series.minutes.count_in(points - longest - step, points) > 0
-    busy[0] = True
-    return points[busy]
+    busy |= points == starts[owner]
+    points, owner = points[busy], owner[busy]
+    # Where even the longest window (which holds every shorter one) misses the volume guards, the condition is
+    # false; of each run of such points only the first matters (it clears or resolves), so drop the rest.
+    sums = series.total(points - longest, points)
+    possible = (sums[:, N_COUNT] > 0) & (sums[:, NV] / MICRO >= rule.min_volume)
+    if rule.surprise_above is not None:
+        possible &= (sums[:, NVN] / MICRO >= rule.min_negative) & (sums[:, NVN] > 0)
+    first_of_run = np.r_[True, possible[:-1] | (owner[1:] != owner[:-1])]
+    keep = possible | first_of_run | (points == starts[owner])
+    return points[keep], owner[keep]
+
+
+def stack(many: list[KeySeries], period: int) -> KeySeries:
+    """Several keys' series in one, key ``i`` shifted by ``i * period`` seconds (a whole number of weeks, so hours
+    of the day and weekdays are kept), so one vectorised :func:`evaluate` serves them all. Every number the
+    evaluator computes is elementwise, so the results equal evaluating each key alone."""
+    assert period % (7 * 86400) == 0
+    shifted = [(table.starts + i * period, table.values) for i, data in enumerate(many)
+               for table in (data.minutes,)]
+    hours = [(data.hours.starts + i * period, data.hours.values) for i, data in enumerate(many)]
+
+    def join(parts: list[tuple[Int, Int]]) -> Table:
+        if not parts:
+            return Table.empty()
+        return Table(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+    first = many[0]
+    return KeySeries(first.scope, "*", first.step, join(shifted), join(hours))
 
 
 def _season(hour_starts: Int) -> Int:
@@ -121,11 +166,11 @@ def _season(hour_starts: Int) -> Int:
     return (hour_starts // HOUR) % 24 + 24 * weekend
 
 
-def _season_prefix(hours: Table) -> NDArray[np.float64]:
-    """Cumulative novelty volume (stories) per season class over the hour table: shape (hours + 1, 48)."""
-    onehot = np.zeros((len(hours), 48))
-    onehot[np.arange(len(hours)), _season(hours.starts)] = hours.values[:, NV] / MICRO
-    return np.vstack([np.zeros((1, 48)), np.cumsum(onehot, axis=0)])
+def _season_prefix(hours: Table) -> NDArray[np.int64]:
+    """Cumulative novelty volume (millionths, exact) per season class over the hour table: (hours + 1, 48)."""
+    onehot = np.zeros((len(hours), 48), dtype=np.int64)
+    onehot[np.arange(len(hours)), _season(hours.starts)] = hours.values[:, NV]
+    return np.vstack([np.zeros((1, 48), dtype=np.int64), np.cumsum(onehot, axis=0)])
 
 
 def _expected_volume(rule: Rule, series: KeySeries, at: Int, start_hour: Int, span: int, cache: dict) -> Float:
@@ -137,7 +182,7 @@ def _expected_volume(rule: Rule, series: KeySeries, at: Int, start_hour: Int, sp
     prefix = cache.setdefault("season", _season_prefix(series.hours))
     lo_i = np.searchsorted(series.hours.starts, start_hour - history, side="left")
     hi_i = np.searchsorted(series.hours.starts, start_hour, side="left")
-    seen = prefix[hi_i] - prefix[lo_i]  # (len(at), 48)
+    seen = (prefix[hi_i] - prefix[lo_i]) / MICRO  # (len(at), 48)
     total = series.hours.total(start_hour - history, start_hour)[:, NV] / MICRO
     mean_rate = np.where(total > 0, total / (history / HOUR), rule.prior_volume_per_day / 24)
     # how many days of each kind the history holds, counted at the last hour of each hour-of-day class
@@ -197,10 +242,12 @@ def _legacy_z(rule: Rule, series: KeySeries, win_share: Float, volume: Float, hb
     return mean, z
 
 
-def evaluate(rule: Rule, series: KeySeries, at: Int, reference: KeySeries | None = None) -> Measures:
+def evaluate(rule: Rule, series: KeySeries, at: Int, reference: KeySeries | None = None,
+             shift: Int | int = 0) -> Measures:
     """The rule at every boundary of ``at`` (epoch s, bucket-aligned) for one key; see the module docstring.
 
-    ``reference`` is the market's series, the prior for the negative share (None: the key is its own reference)."""
+    ``reference`` is the market's series, the prior for the negative share (None: the key is its own reference);
+    ``shift`` is subtracted from times before they are looked up in it (keys stacked by :func:`stack`)."""
     at = np.asarray(at, dtype=np.int64)
     step = series.step
     cache: dict[str, object] = {}
@@ -232,9 +279,9 @@ def evaluate(rule: Rule, series: KeySeries, at: Int, reference: KeySeries | None
             span_h = baseline_seconds(rule)
             past = series.hours.total(hb - span_h, hb)
             history = past[:, NV] / MICRO
-            market = series if reference is None else reference
-            prior = _prior_share(rule, market, hb - span_h, hb, at, span)
-            market_past = market.hours.total(hb - span_h, hb)[:, NV]
+            market, moved = (series, 0) if reference is None else (reference, shift)
+            prior = _prior_share(rule, market, hb - span_h - moved, hb - moved, at - moved, span)
+            market_past = market.hours.total(hb - span_h - moved, hb - moved)[:, NV]
             trust = np.minimum(1.0, rule.dispersion / np.maximum(history, 1e-9))
             alpha = rule.prior_weight * prior + trust * past[:, NVN] / MICRO
             beta = rule.prior_weight + trust * history

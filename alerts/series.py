@@ -13,8 +13,7 @@ bucket-aligned range exactly: whole hours from the hour table, the part of an ho
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +21,7 @@ from numpy.typing import NDArray
 
 from monitor.schemas import ScoredStory
 from monitor.windows.layout import MICRO
-from monitor.windows.spans import HOUR, floor_to, to_ms
+from monitor.windows.spans import HOUR, to_ms
 
 # Column order of every table: count, negatives, score sum, novelty, novelty of negatives, novelty x score (the
 # last three in millionths), as the Redis bucket hash fields n, neg, ss, nv, nvn, nvs.
@@ -103,26 +102,37 @@ def story_row(story: ScoredStory) -> tuple[int, ...]:
 
 
 def series_from_stories(
-    stories: Iterable[ScoredStory], keys_of: object, step: int
+    stories: Sequence[ScoredStory], keys_of: object, step: int
 ) -> dict[tuple[str, str], KeySeries]:
     """Every scope key's series from scored stories (the backtest's in-memory windows).
 
     ``keys_of(story)`` lists the ``(scope, key)`` pairs a story counts towards (the window writer's
-    ``scope_keys``), so the backtest counts exactly what the live windows count."""
-    cells: dict[tuple[str, str], dict[int, list[int]]] = defaultdict(dict)
-    for story in stories:
-        bucket = floor_to(to_ms(story.published_at) // 1000, step)
-        row = story_row(story)
+    ``scope_keys``), so the backtest counts exactly what the live windows count. Grouped with numpy: one sort of
+    (key, bucket) pairs and one ``reduceat``, so a 40,000-row file takes a fraction of a second."""
+    key_ids: dict[tuple[str, str], int] = {}
+    owners: list[int] = []
+    members: list[int] = []
+    for index, story in enumerate(stories):
         for pair in keys_of(story):  # type: ignore[operator]
-            found = cells[pair].get(bucket)
-            if found is None:
-                cells[pair][bucket] = list(row)
-            else:
-                for i, value in enumerate(row):
-                    found[i] += value
+            owners.append(key_ids.setdefault(pair, len(key_ids)))
+            members.append(index)
+    if not owners:
+        return {}
+    rows = np.array([story_row(story) for story in stories], dtype=np.int64)
+    buckets = np.array([to_ms(story.published_at) // 1000 // step * step for story in stories], dtype=np.int64)
+    owner = np.array(owners, dtype=np.int64)
+    member = np.array(members, dtype=np.int64)
+    order = np.lexsort((buckets[member], owner))
+    owner, member = owner[order], member[order]
+    bucket = buckets[member]
+    firsts = np.flatnonzero(np.r_[True, (owner[1:] != owner[:-1]) | (bucket[1:] != bucket[:-1])])
+    sums = np.add.reduceat(rows[member], firsts, axis=0)
+    cell_owner, cell_bucket = owner[firsts], bucket[firsts]
+    bounds = np.searchsorted(cell_owner, np.arange(len(key_ids) + 1))
     out = {}
-    for (scope, key), rows in cells.items():
-        minutes = Table.from_rows(rows)
+    for (scope, key), i in key_ids.items():
+        lo, hi = bounds[i], bounds[i + 1]
+        minutes = Table(cell_bucket[lo:hi], sums[lo:hi])
         out[(scope, key)] = KeySeries(scope, key, step, minutes, hours_of(minutes))
     return out
 

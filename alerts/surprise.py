@@ -54,14 +54,18 @@ def lgamma(x: ArrayLike) -> NDArray[np.float64]:
 
 
 def _betacf(a: NDArray[np.float64], b: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Continued fraction of the incomplete beta (modified Lentz), elementwise until every element converged."""
+    """Continued fraction of the incomplete beta (modified Lentz), elementwise; an element leaves the working set
+    once it converged, so a few slow elements never make the whole array iterate (and each element's result does
+    not depend on its neighbours)."""
+    out = np.empty_like(x)
+    idx = np.arange(x.size)
+    a, b, x = a.ravel(), b.ravel(), x.ravel()
     qab, qap, qam = a + b, a + 1.0, a - 1.0
     c = np.ones_like(x)
     d = 1.0 - qab * x / qap
     d = np.where(np.abs(d) < _TINY, _TINY, d)
     d = 1.0 / d
     h = d.copy()
-    active = np.ones(x.shape, dtype=bool)
     for m in range(1, MAX_ITERATIONS + 1):
         m2 = 2 * m
         aa = m * (b - m) * x / ((qam + m2) * (a + m2))
@@ -70,7 +74,7 @@ def _betacf(a: NDArray[np.float64], b: NDArray[np.float64], x: NDArray[np.float6
         c = 1.0 + aa / c
         c = np.where(np.abs(c) < _TINY, _TINY, c)
         d = 1.0 / d
-        h = np.where(active, h * d * c, h)
+        h = h * d * c
         aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
         d = 1.0 + aa * d
         d = np.where(np.abs(d) < _TINY, _TINY, d)
@@ -78,11 +82,16 @@ def _betacf(a: NDArray[np.float64], b: NDArray[np.float64], x: NDArray[np.float6
         c = np.where(np.abs(c) < _TINY, _TINY, c)
         d = 1.0 / d
         delta = d * c
-        h = np.where(active, h * delta, h)
-        active &= np.abs(delta - 1.0) > _EPS
-        if not active.any():
-            break
-    return h
+        h = h * delta
+        done = np.abs(delta - 1.0) <= _EPS
+        if done.any():
+            out[idx[done]] = h[done]
+            keep = ~done
+            idx, a, b, x, qab, qap, qam, c, d, h = (v[keep] for v in (idx, a, b, x, qab, qap, qam, c, d, h))
+            if not idx.size:
+                return out
+    out[idx] = h
+    return out
 
 
 def log_betainc(a: ArrayLike, b: ArrayLike, x: ArrayLike) -> NDArray[np.float64]:

@@ -14,14 +14,23 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from alerts.alert_builder import build_alert
 from alerts.detector import MARKET, measures_at, needs_reference, timing_of
-from alerts.evaluate import change_points, evaluate
+from alerts.evaluate import (
+    Measures,
+    baseline_seconds,
+    change_points,
+    change_points_of_many,
+    evaluate,
+    stack,
+    window_seconds,
+)
 from alerts.lifecycle import KeyState, walk
 from alerts.rules import Rule
 from alerts.series import NV, NVN, KeySeries, N, series_from_stories
@@ -30,6 +39,9 @@ from monitor.schemas import Alert, Sample, ScoredStory
 from monitor.windows.layout import MICRO
 from monitor.windows.spans import floor_to, from_ms, span_seconds, to_ms
 from monitor.windows.writer import TITLE_MAX, scope_keys
+
+WEEK = 7 * 86400
+STACK = 2000  # keys per vectorised call: bounds the arrays' memory
 
 
 @dataclass
@@ -64,14 +76,14 @@ class EngineResult:
 class _Samples:
     """Each key's stories by time, for the headlines an alert carries (the window's most negative)."""
 
-    def __init__(self, stories: Sequence[ScoredStory], step: int) -> None:
+    def __init__(self, stories: Sequence[ScoredStory], step: int, keys: dict[int, list]) -> None:
         self.stories = stories
         self._by_key: dict[tuple[str, str], tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
         for index, story in enumerate(stories):
             if story.sentiment.score >= 0:
                 continue  # only negative headlines are ever shown
             bucket = floor_to(to_ms(story.published_at) // 1000, step)
-            for pair in scope_keys(story):
+            for pair in keys[id(story)]:
                 times, indexes = self._by_key[pair]
                 times.append(bucket)
                 indexes.append(index)
@@ -102,22 +114,19 @@ def run_rules(rules: Sequence[Rule], stories: Sequence[ScoredStory], step: int, 
     if bounds is None:
         return EngineResult([], {rule.name: Closeness() for rule in rules})
     start, end = bounds
-    series = series if series is not None else series_from_stories(stories, scope_keys, step)
-    samples = _Samples(stories, step)
+    keys = {id(story): scope_keys(story) for story in stories}  # decided once per story (the writer's rule)
+    series = series if series is not None else series_from_stories(stories, lambda s: keys[id(s)], step)
+    samples = _Samples(stories, step, keys)
     found: list[tuple[int, int, str, Alert]] = []
     closeness: dict[str, Closeness] = {}
     for order, rule in enumerate(r for r in rules if r.enabled):
         near = closeness[rule.name] = Closeness()
         reference = series.get(MARKET) if needs_reference(rule) else None
         timing = timing_of(rule)
-        for (scope, key), data in series.items():
-            if scope != rule.scope or not rule.matches(key):
-                continue
-            if not could_hold(rule, data):
-                near.keys += 1
-                continue
-            points = change_points(rule, data, start, end)
-            measures = evaluate(rule, data, points, reference)
+        watched = [(key, data) for (scope, key), data in series.items() if scope == rule.scope and rule.matches(key)]
+        near.keys += len(watched)
+        watched = [(key, data) for key, data in watched if could_hold(rule, data)]
+        for key, points, measures in _evaluated(rule, watched, start, end, reference):
             _note(near, key, measures)
             if not measures.condition.any():
                 continue
@@ -125,12 +134,43 @@ def run_rules(rules: Sequence[Rule], stories: Sequence[ScoredStory], step: int, 
             for change in changes:
                 row = measures_at(measures, change.boundary)
                 span = span_seconds(rule.all_windows[int(row["window"])], step)
-                chosen = samples.window((scope, key), change.boundary - span, change.boundary)
+                chosen = samples.window((rule.scope, key), change.boundary - span, change.boundary)
                 alert = build_alert(rule, key, row, chosen, Transition(change.action, change.starts_at * 1000),
                                     change.boundary)
                 found.append((change.boundary, order, key, alert))
     found.sort(key=lambda item: item[:3])
     return EngineResult([alert for *_, alert in found], closeness, start, end)
+
+
+def _evaluated(rule: Rule, watched: list[tuple[str, KeySeries]], start: int, end: int,
+               reference: KeySeries | None) -> Iterator[tuple[str, NDArray[np.int64], Measures]]:
+    """Each key's change points and measures. Surprise rules over many keys are evaluated in one vectorised call
+    on the keys stacked side by side (:func:`alerts.evaluate.stack`); the numbers are the same as key by key."""
+    if rule.surprise_above is None or len(watched) < 2:
+        for key, data in watched:
+            points = change_points(rule, data, start, end)
+            yield key, points, evaluate(rule, data, points, reference)
+        return
+    step = watched[0][1].step
+    reach = end - start + baseline_seconds(rule) + max(window_seconds(rule, step)) + 7 * 86400
+    period = -(-reach // WEEK) * WEEK
+    for offset in range(0, len(watched), STACK):
+        part = watched[offset:offset + STACK]
+        stacked = stack([data for _, data in part], period)
+        shifts = np.arange(len(part), dtype=np.int64) * period
+        points, owner = change_points_of_many(rule, stacked, start + shifts, end + shifts, period)
+        measures = evaluate(rule, stacked, points, reference, shift=shifts[owner])
+        bounds = np.searchsorted(owner, np.arange(len(part) + 1))
+        for i, (key, _) in enumerate(part):
+            lo, hi = bounds[i], bounds[i + 1]
+            mine = _slice(measures, lo, hi, shifts[i])
+            yield key, mine.at, mine
+
+
+def _slice(measures: Measures, lo: int, hi: int, shift: int) -> Measures:
+    out = Measures(**{name: getattr(measures, name)[lo:hi] for name in Measures.__dataclass_fields__})
+    out.at = out.at - shift
+    return out
 
 
 def could_hold(rule: Rule, data: KeySeries) -> bool:
@@ -141,9 +181,8 @@ def could_hold(rule: Rule, data: KeySeries) -> bool:
     return rule.surprise_above is None or totals[NVN] / MICRO >= max(rule.min_negative, 1e-9)
 
 
-def _note(near: Closeness, key: str, measures: object) -> None:
+def _note(near: Closeness, key: str, measures: Measures) -> None:
     m = measures  # alerts.evaluate.Measures
-    near.keys += 1
     near.evaluations += len(m.at)  # type: ignore[attr-defined]
     if not len(m.at):  # type: ignore[attr-defined]
         return
