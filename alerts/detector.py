@@ -48,7 +48,7 @@ from monitor.windows import WindowStore
 from monitor.windows.spans import floor_to, from_ms, to_ms
 
 log = logging.getLogger(__name__)
-MAX_BOUNDARIES = 7 * 1440  # per call and rule: a watermark jump of more than this is evaluated from its tail
+MAX_BOUNDARIES = 0  # 0 = evaluate every boundary of a jump (cheap: change points only); N = only the last N
 MARKET = ("market", "all")
 
 
@@ -140,7 +140,7 @@ class Detector:
         if end <= prev:
             return None
         start = prev + self.step
-        if (end - start) // self.step >= self.max_boundaries:
+        if self.max_boundaries and (end - start) // self.step >= self.max_boundaries:
             start = end - (self.max_boundaries - 1) * self.step
             log.warning("rule %s: watermark jumped; evaluating only the last %d boundaries", rule.name,
                         self.max_boundaries)
