@@ -14,7 +14,8 @@ Each alias carries a *tier*, the evidence it needs to link (see :mod:`consumers.
 ==========  =================================================================================================
 
 Precedence: the watchlist (curated) first, then brand names, then SEC rows in the table's order (largest
-companies first), so an alias two companies share goes to the curated or the larger one. A CIK on the
+companies first), so an alias two companies share goes to the curated or the larger one. Brand names of a CIK
+the table does not list (delisted since) still name the company for the ``entity`` scope, with no ticker. A CIK on the
 watchlist takes no SEC aliases (the watchlist says exactly how that company is named).
 """
 
@@ -84,11 +85,25 @@ class CompanyIndex:
                 if written:
                     tier = CONTEXT if alias in company.ambiguous else SURE
                     index.add(tuple(t.lower() for t in written), AliasEntry(company, tier, exact=written))
-        if rows:
-            brands = load_brands(brands_file) if brands_file else {}
-            for row in rows:
-                index._add_sec_row(row, brands)
+        brands = load_brands(brands_file) if brands_file else {}
+        for row in rows or ():
+            index._add_sec_row(row, brands)
+        index._add_unlisted_brands(brands)
         return index
+
+    def _add_unlisted_brands(self, brands: dict[int, tuple[list[str], frozenset[str]]]) -> None:
+        """Brands whose CIK this table does not list (delisted, like SVB in 2026) still name an entity, no ticker."""
+        for cik, (aliases, ambiguous) in brands.items():
+            if cik in self.by_cik or aliases == ["-"] or not aliases:
+                continue
+            company = Company(ticker="", name=aliases[0], aliases=tuple(aliases), cik=None,
+                              entity=entity_name(aliases[0]))
+            for brand in aliases:
+                written = tokens(brand)
+                if written:
+                    key = tuple(t.lower() for t in written)
+                    acronym = len(key) == 1 and len(key[0]) <= ACRONYM_MAX and brand.isupper()
+                    self.add(key, AliasEntry(company, CONTEXT if brand in ambiguous else SURE, acronym=acronym))
 
     def _add_company(self, company: Company) -> None:
         if company.cik is not None:

@@ -138,6 +138,10 @@ class TickerLinker:
                 self._add(found, companies, match.group(1))
 
     def _add(self, found: list[str], companies: list[Company], ticker: str, company: Company | None = None) -> None:
+        if not ticker:  # a brand the table does not list: an entity, not a ticker
+            if company is not None and company not in companies:
+                companies.append(company)
+            return
         if ticker not in found:
             found.append(ticker)
             company = company or self.index.by_ticker.get(normal_symbol(ticker))

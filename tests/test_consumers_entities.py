@@ -73,6 +73,6 @@ def test_normalised_story_carries_language_and_entities() -> None:
     assert polish.lang == "pl"
     english = normalise_entry(RawEntry(title="Silicon Valley Bank shares plunge; Apple shares fall"), CONTEXT, linker)
     assert english.lang == "en" and english.tickers == ["AAPL"]
-    assert english.entities == ["apple inc", "silicon valley bank"]  # one everyday word keeps its suffix
+    assert english.entities == ["silicon valley bank", "apple inc"]  # one everyday word keeps its suffix
     assert normalise_entry(RawEntry(title="Three Arrows Capital collapses"), CONTEXT).entities == [
         "three arrows capital"]

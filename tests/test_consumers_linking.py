@@ -126,6 +126,8 @@ def test_settings_choose_the_table_and_its_point_in_time_snapshot(shared_data: P
     headline = "Silicon Valley Bank shares plunge; First Republic and Credit Suisse slide"
     assert then.link(headline) == ["SIVB", "FRC", "CS"]
     assert now.link(headline) == []  # delisted: gone from the current table
+    gone = now.links("SVB collapse rattles startups")  # ... but its brand still names the entity
+    assert gone.tickers == [] and [company.entity for company in gone.companies] == ["silicon valley bank"]
 
 
 async def test_tickers_update_keeps_the_table_and_a_dated_snapshot(tmp_path: Path) -> None:
