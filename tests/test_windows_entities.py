@@ -79,3 +79,32 @@ def test_backtest_index_counts_entities_only_where_the_windows_do() -> None:
     index.add([story("a", 0, entities=("silicon valley bank",)), story("b", 0, lang="pl")])
     rows = index.rows()
     assert sum(row["count"] for row in rows if row["scope"] == "market") == 1
+
+
+async def test_windows_show_and_top_read_the_entity_scope(make_store, stack, unique: str) -> None:
+    import asyncio
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from monitor.windows.cli import register
+
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """bearwatch"""
+
+    register(app)
+    store = make_store()
+    await store.apply([story(f"svb{i}", i, entities=("silicon valley bank",)) for i in range(5)])
+    env = {"BEARWATCH_REDIS_URL": stack.redis_url, "BEARWATCH_REDIS_NAMESPACE": f"test{unique}"}
+    args = ["windows", "show", "--scope", "entity", "--key", "silicon valley bank", "--span", "1h",
+            "--at", "2024-05-01T09:30:00Z", "--json"]
+    shown = await asyncio.to_thread(CliRunner().invoke, app, args, env=env)
+    assert shown.exit_code == 0, shown.output
+    assert (json.loads(shown.output)["count"], json.loads(shown.output)["negative"]) == (5, 5)
+    ranked = await asyncio.to_thread(CliRunner().invoke, app, ["top", "--scope", "entity", "--span", "1h", "--at",
+                                                               "2024-05-01T09:30:00Z", "--json"], env=env)
+    assert [row["key"] for row in json.loads(ranked.output)] == ["silicon valley bank"]
