@@ -129,12 +129,16 @@ class TickerLinker:
         return self.index.by_ticker.get(normal_symbol(ticker))
 
     def _explicit_symbols(self, text: str, found: list[str], companies: list[Company]) -> None:
-        for match in _CASHTAG.finditer(text):
-            symbol = match.group(1)
-            if symbol not in _CURRENCIES and normal_symbol(symbol) in self.index.by_ticker:
-                self._add(found, companies, symbol)
-        for pattern in (_EXCHANGE, _REUTERS_CODE):
-            for match in pattern.finditer(text):
+        if "$" in text:  # the cheap membership tests skip the regular expressions for most stories
+            for match in _CASHTAG.finditer(text):
+                symbol = match.group(1)
+                if symbol not in _CURRENCIES and normal_symbol(symbol) in self.index.by_ticker:
+                    self._add(found, companies, symbol)
+        if ":" in text:
+            for match in _EXCHANGE.finditer(text):
+                self._add(found, companies, match.group(1))
+        if "(" in text:
+            for match in _REUTERS_CODE.finditer(text):
                 self._add(found, companies, match.group(1))
 
     def _add(self, found: list[str], companies: list[Company], ticker: str, company: Company | None = None) -> None:
