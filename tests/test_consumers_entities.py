@@ -76,3 +76,19 @@ def test_normalised_story_carries_language_and_entities() -> None:
     assert english.entities == ["silicon valley bank", "apple inc"]  # one everyday word keeps its suffix
     assert normalise_entry(RawEntry(title="Three Arrows Capital collapses"), CONTEXT).entities == [
         "three arrows capital"]
+
+
+def test_a_replayed_file_reports_its_non_english_stories_and_carries_entities(tmp_path) -> None:
+    from consumers.replay.readers import ReadOptions
+    from consumers.replay.source import read_stories
+
+    path = tmp_path / "news.csv"
+    path.write_text(
+        "published,title\n"
+        "2023-03-10T12:00:00Z,Silicon Valley Bank shares plunge as depositors flee\n"
+        "2023-03-10T12:05:00Z,\"Ostatnia? Wspólnota 2,5 miliarda ludzi może bez niej nie przetrwać\"\n",
+        encoding="utf-8",
+    )
+    stories, report = read_stories(path, ReadOptions(), TickerLinker(Watchlist.load()))
+    assert report.stories == 2 and report.non_english == 1 and report.to_dict()["non_english"] == 1
+    assert stories[0].entities == ["silicon valley bank"] and stories[1].lang == "pl"
