@@ -48,7 +48,7 @@ STOP = frozenset(
     "where will would could should may might can is are was were be been being has have had do does did not no "
     "its it's his her their our your my this that these those here there shares stocks stock exclusive update "
     "analysis breaking factbox explainer insight wrapup brief rpt corrected refile live watch opinion video "
-    "report reports".split()
+    "report reports former press digest ex".split()
 )
 _WORD = re.compile(r"[^\W_][\w'’.&-]*")
 _PREFIX = re.compile(

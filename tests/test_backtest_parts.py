@@ -1,5 +1,5 @@
-"""The backtest's own parts: the sliding window read (identical to the tiled one), the per-minute index, and the
-precision / recall / lead-time scoring of alerts against known events."""
+"""The backtest's own parts: its in-memory bucket arrays (identical to those read from Redis), the per-minute index,
+and the report card's scoring of alerts against known events."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import redis.asyncio as aioredis
 
+from alerts.reader import SeriesReader
+from alerts.series import series_from_stories
 from monitor.backtest.events import Event, EventsError, load_events, score_events
 from monitor.backtest.index import SentimentIndex
-from monitor.backtest.sliding import SlidingWindowStore
 from monitor.schemas import Alert, ModelInfo, ScoredStory, SentimentScore, TopicScore, alert_fingerprint
 from monitor.windows import WindowStore
+from monitor.windows.writer import scope_keys
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -31,25 +34,30 @@ def scored(n: int, at: datetime, label: str = "negative", tickers: tuple[str, ..
     )
 
 
-async def test_sliding_reads_equal_tiled_reads_across_calls(redis_client: aioredis.Redis, unique: str) -> None:
+async def test_in_memory_arrays_equal_the_arrays_the_live_detector_reads_from_redis(
+    redis_client: aioredis.Redis, unique: str
+) -> None:
+    """The backtest builds bucket arrays from stories; the live detector reads them from the Redis windows: the
+    same integers, whatever the range asked for and however the reads are cached."""
     rng = random.Random(3)
-    stories = sorted((scored(n, T0 + timedelta(seconds=rng.randrange(0, 6 * 3600)),
+    stories = sorted((scored(n, T0 + timedelta(seconds=rng.randrange(0, 30 * 3600)),
                              rng.choice(["negative", "neutral", "positive"]), tuple(rng.sample(["A", "B"], 1)),
-                             rng.choice([1.0, 0.5, 1 / 3])) for n in range(300)), key=lambda s: s.published_at)
-    tiled = WindowStore(redis_client, f"slide{unique}")
-    sliding = SlidingWindowStore(redis_client, f"slide{unique}")
-    for offset in range(0, 300, 60):  # apply in event order, reading after each part like the detector does
-        part = stories[offset:offset + 60]
-        sliding.declare_final(part[0].published_at)
-        await sliding.apply(part)
-        watermark = part[-1].published_at - timedelta(minutes=5)
-        for span in ("15m", "1h", "6h"):
-            for scope, key in (("market", "all"), ("ticker", "A"), ("ticker", "B"), ("topic", "Markets")):
-                ends = [watermark - timedelta(minutes=m) for m in range(0, 90, 7)]
-                requests = [(scope, key, span, end) for end in ends]
-                assert await sliding.windows(requests) == await tiled.windows(requests), (span, scope, key)
-    hourly = [("market", "all", "3600s", T0.replace(minute=0) + timedelta(hours=h)) for h in range(1, 7)]
-    assert await sliding.windows(hourly) == await tiled.windows(hourly)
+                             rng.choice([1.0, 0.5, 1 / 3])) for n in range(400)), key=lambda s: s.published_at)
+    store = WindowStore(redis_client, f"arrays{unique}")
+    reader = SeriesReader(redis_client, f"arrays{unique}", 60)
+    memory = series_from_stories(stories, scope_keys, 60)
+    first = int(T0.timestamp())
+    for part in range(0, 400, 80):  # apply in event order, reading after each part like the detector does
+        await store.apply(stories[part:part + 80])
+        end = (int(stories[min(part + 79, 399)].published_at.timestamp()) - 300) // 60 * 60
+        for scope, key in (("market", "all"), ("ticker", "A"), ("ticker", "B"), ("topic", "Markets")):
+            live = (await reader.read(scope, [key], hours_from=first - 7200, minutes_from=first, end=end))[key]
+            whole = memory[(scope, key)]
+            probes = np.arange(first, end + 1, 420, dtype=np.int64)
+            for span in (900, 3600, 6 * 3600):
+                assert np.array_equal(live.total(probes - span, probes), whole.total(probes - span, probes))
+            hours = np.arange(first // 3600 * 3600, end // 3600 * 3600, 3600, dtype=np.int64)
+            assert np.array_equal(live.hours.total(hours, hours + 3600), whole.hours.total(hours, hours + 3600))
 
 
 def test_index_counts_each_minute_per_market_topic_and_ticker(tmp_path: Path) -> None:
@@ -122,3 +130,27 @@ def test_report_card_columns_date_ranges_scopes_and_clear_errors(tmp_path: Path)
         path.write_text(text, encoding="utf-8")
         with pytest.raises(EventsError, match=words):
             load_events(path)
+
+
+def test_when_nothing_fired_the_report_says_how_close_it_came() -> None:
+    from alerts.rules import parse_rules
+    from monitor.backtest.engine import Closeness
+    from monitor.backtest.report import closeness_words
+
+    rule = parse_rules('[[rule]]\nname = "s"\nscope = "topic"\nsurprise_above = 4\nmin_negative = 5\n'
+                       "min_volume = 10\n")[0]
+    near = Closeness(keys=3, evaluations=90, max_surprise=2.345, max_surprise_key="Macro",
+                     max_surprise_at=int(datetime(2022, 5, 6, 11, tzinfo=UTC).timestamp()), max_volume=6.5,
+                     max_negative=2.0, without_history=12,
+                     peaks=[(int(datetime(2022, 5, 6, 11, tzinfo=UTC).timestamp()), "Macro", 2.345),
+                            (int(datetime(2022, 5, 1, tzinfo=UTC).timestamp()), "Macro", 3.9)])
+    words = closeness_words(near, rule)
+    assert "max surprise 2.35 of 4 needed (Macro, 2022-05-06 11:00)" in words
+    assert "at most 2.0 negative stories in a window (5 needed)" in words
+    assert "volume short: at most 6.5 stories in a window (10 needed)" in words
+    assert "12 evaluations had no baseline history yet" in words
+    assert closeness_words(Closeness(), rule) == "no topic keys in this data"
+    event = Event(datetime(2022, 5, 6, tzinfo=UTC), None, "x", "topic", datetime(2022, 5, 6, 23, 59, tzinfo=UTC))
+    scores = score_events([], [event], rules=[rule], closeness={"s": near})
+    assert scores.outcomes[0].closest == (2.345, 4.0, "s", "topic", "Macro", datetime(2022, 5, 6, 11, tzinfo=UTC))
+    assert scores.to_dict()["outcomes"][0]["closest"]["surprise"] == 2.345

@@ -127,7 +127,8 @@ def _run(settings: Settings, options: BacktestOptions, quiet: bool) -> None:
             with infrastructure(settings, (options.out_dir or settings.var_dir) / "stack", kafka=False) as ready:
                 with Bars(console, enabled=not quiet) as bars:
                     run = asyncio.run(run_backtest(ready, options, bars))
-        scores = (score_events(run.alerts, events, first=run.source.first_event, last=run.source.last_event)
+        scores = (score_events(run.alerts, events, first=run.source.first_event, last=run.source.last_event,
+                               rules=run.rules, closeness=run.closeness)  # type: ignore[arg-type]
                   if events is not None else None)
         paths = write_all(run, scores)
     except (ReadError, RuleError, EventsError, StackError, ModelDirError) as exc:
@@ -172,14 +173,20 @@ def _print_card(scores: object) -> None:
     from monitor.backtest.report import duration_text
 
     card = Table(title="report card")
-    for column in ("event", "key", "label", "detected", "lead (+) / lag (-)", "first alert"):
+    for column in ("event", "key", "label", "detected", "lead (+) / lag (-)", "first alert, or how close"):
         card.add_column(column)
     for o in scores.outcomes:  # type: ignore[attr-defined]
         first = min(o.alerts, key=lambda a: a.starts_at) if o.alerts else None
         span = f"{o.event.time:%Y-%m-%d %H:%M}" + (f" .. {o.event.end:%m-%d %H:%M}" if o.event.until else "")
+        if first:
+            what = f"{first.starts_at:%m-%d %H:%M} {first.rule} {first.scope}:{first.key}"
+        elif o.closest:
+            surprise, needed, rule, scope, key, when = o.closest
+            what = f"closest: surprise {surprise:.2f} of {needed:g}, {rule} {scope}:{key} {when:%m-%d %H:%M}"
+        else:
+            what = "no matching key had any surprise"
         card.add_row(span, o.event.describe_key(), o.event.label, "yes" if o.detected else "no",
-                     duration_text(o.lead),
-                     f"{first.starts_at:%m-%d %H:%M} {first.rule} {first.scope}:{first.key}" if first else "")
+                     duration_text(o.lead), what)
     console.print(card)
     rate = scores.false_alarms_per_week  # type: ignore[attr-defined]
     console.print(f"events: recall {scores.recall}, precision {scores.precision}; false alarms outside events: "  # type: ignore[attr-defined]

@@ -56,6 +56,7 @@ class Closeness:
     max_volume: float = 0.0
     max_negative: float = 0.0
     without_history: int = 0  # evaluated boundaries with data in the window but no history at all
+    peaks: list[tuple[int, str, float]] = field(default_factory=list)  # (boundary, key, surprise): each key's daily max
 
     def to_dict(self) -> dict[str, object]:
         return {"keys": self.keys, "evaluations": self.evaluations, "max_surprise": round(self.max_surprise, 3),
@@ -192,4 +193,11 @@ def _note(near: Closeness, key: str, measures: Measures) -> None:
         near.max_surprise_key, near.max_surprise_at = key, int(m.at[best])  # type: ignore[attr-defined]
     near.max_volume = max(near.max_volume, float(m.volume.max()))  # type: ignore[attr-defined]
     near.max_negative = max(near.max_negative, float(m.negative.max()))  # type: ignore[attr-defined]
-    near.without_history += int(((m.count > 0) & (m.history <= 0)).sum())  # type: ignore[attr-defined]
+    near.without_history += int(((m.count > 0) & (m.history <= 0)).sum())
+    positive = m.surprise > 0
+    if positive.any():
+        at, surprise = m.at[positive], m.surprise[positive]
+        order = np.lexsort((-surprise, at // 86400))
+        days = (at // 86400)[order]
+        firsts = order[np.r_[True, days[1:] != days[:-1]]]
+        near.peaks.extend((int(at[i]), key, float(surprise[i])) for i in firsts)  # type: ignore[attr-defined]

@@ -67,6 +67,7 @@ class Event:
 class EventOutcome:
     event: Event
     alerts: list[Alert] = field(default_factory=list)
+    closest: tuple[float, float, str, str, str, datetime] | None = None  # surprise, needed, rule, scope, key, when
 
     @property
     def detected(self) -> bool:
@@ -130,6 +131,9 @@ class EventScores:
             "outcomes": [{
                 "start": o.event.time.isoformat(), "end": o.event.end.isoformat(), "scope": o.event.scope,
                 "key": o.event.key, "label": o.event.label, "detected": o.detected, "lead_h": hours(o.lead),
+                "closest": None if o.closest is None else {
+                    "surprise": round(o.closest[0], 3), "needed": o.closest[1], "rule": o.closest[2],
+                    "scope": o.closest[3], "key": o.closest[4], "at": o.closest[5].isoformat()},
                 "alerts": [{"rule": a.rule, "scope": a.scope, "key": a.key, "starts_at": a.starts_at.isoformat()}
                            for a in o.alerts[:20]],
             } for o in self.outcomes],
@@ -210,13 +214,35 @@ def episodes(alerts: Sequence[Alert]) -> list[Alert]:
 
 
 def key_matches(event: Event, alert: Alert) -> bool:
-    if event.scope is not None and alert.scope != event.scope:
+    return _matches(event, alert.scope, alert.key)
+
+
+def _matches(event: Event, scope: str, key: str) -> bool:
+    if event.scope is not None and scope != event.scope:
         return False
     if event.key is None:
         return True
     if event.key == "market":
-        return alert.scope == "market"
-    return alert.key.lower() == event.key.lower()
+        return scope == "market"
+    return key.lower() == event.key.lower()
+
+
+def closest_to(event: Event, rules: Sequence[object], closeness: dict[str, object], before: timedelta,
+               after: timedelta) -> tuple[float, float, str, str, str, datetime] | None:
+    """For an event nothing detected: the most surprising moment of a matching key near it, over the surprise
+    rules (``closeness[rule].peaks`` from the backtest engine)."""
+    best = None
+    lo, hi = event.time - before, event.end + after
+    for rule in rules:
+        near = closeness.get(rule.name)  # type: ignore[attr-defined]
+        if near is None or rule.surprise_above is None:  # type: ignore[attr-defined]
+            continue
+        for at, key, surprise in near.peaks:  # type: ignore[attr-defined]
+            moment = datetime.fromtimestamp(at, tz=lo.tzinfo)
+            if lo <= moment <= hi and _matches(event, rule.scope, key) and (  # type: ignore[attr-defined]
+                    best is None or surprise / rule.surprise_above > best[0] / best[1]):  # type: ignore[attr-defined]
+                best = (surprise, rule.surprise_above, rule.name, rule.scope, key, moment)  # type: ignore[attr-defined]
+    return best
 
 
 def _calm_weeks(first: datetime | None, last: datetime | None, windows: list[tuple[datetime, datetime]]) -> float:
@@ -234,7 +260,8 @@ def _calm_weeks(first: datetime | None, last: datetime | None, windows: list[tup
 
 def score_events(alerts: Sequence[Alert], events: Sequence[Event], before: timedelta = timedelta(hours=24),
                  after: timedelta = timedelta(hours=2), first: datetime | None = None,
-                 last: datetime | None = None) -> EventScores:
+                 last: datetime | None = None, rules: Sequence[object] = (),
+                 closeness: dict[str, object] | None = None) -> EventScores:
     """Per event detected or not with its lead; false alarms outside every event per calm week of data."""
     fired = episodes(alerts)
     outcomes = [EventOutcome(event) for event in events]
@@ -245,6 +272,9 @@ def score_events(alerts: Sequence[Alert], events: Sequence[Event], before: timed
             if key_matches(event, alert) and event.time - before <= alert.starts_at <= event.end + after:
                 outcome.alerts.append(alert)
                 matched.add(number)
+    for outcome in outcomes:
+        if not outcome.detected and closeness:
+            outcome.closest = closest_to(outcome.event, rules, closeness, before, after)
     windows = event_windows(events, before, after)
     false = [a for n, a in enumerate(fired) if n not in matched and not any(lo <= a.starts_at <= hi
                                                                              for lo, hi in windows)]

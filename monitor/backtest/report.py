@@ -21,7 +21,7 @@ from monitor.backtest.engine import Closeness
 from monitor.backtest.events import EventOutcome, EventScores, episodes
 from monitor.backtest.runner import BacktestRun
 from monitor.schemas import Alert
-from monitor.windows.spans import format_span
+from monitor.windows.spans import format_span, from_ms
 
 TEMPLATE = Path(__file__).with_name("report.html")
 MAX_CARDS = 300
@@ -64,7 +64,7 @@ def closeness_words(near: Closeness | None, rule: Rule | None) -> str:
         return f"no {rule.scope} keys in this data"
     parts = []
     if rule.surprise_above is not None:
-        where = (f" ({near.max_surprise_key}, {near.max_surprise_at:%Y-%m-%d %H:%M})"
+        where = (f" ({near.max_surprise_key}, {from_ms(near.max_surprise_at * 1000):%Y-%m-%d %H:%M})"
                  if near.max_surprise_key and near.max_surprise_at else "")
         parts.append(f"max surprise {near.max_surprise:.2f} of {rule.surprise_above:g} needed{where}")
         if near.max_negative < rule.min_negative:
@@ -142,7 +142,8 @@ def events_section(scores: EventScores | None) -> str:
         f'<tr class="event{" detected" if o.detected else ""}"><td>{span(o)}</td>'
         f"<td>{escape(o.event.describe_key())}</td><td>{escape(o.event.label)}</td>"
         f"<td>{'yes' if o.detected else 'no'}</td><td>{duration_text(o.lead)}</td>"
-        f"<td>{escape(', '.join(sorted({f'{a.rule} {a.scope}:{a.key}' for a in o.alerts})[:6]))}</td></tr>"
+        f"<td>{escape(', '.join(sorted({f'{a.rule} {a.scope}:{a.key}' for a in o.alerts})[:6]) or _closest(o))}"
+        "</td></tr>"
         for o in scores.outcomes
     )
     rate = scores.false_alarms_per_week
@@ -156,7 +157,7 @@ def events_section(scores: EventScores | None) -> str:
         f"({scores.matched_episodes}/{scores.episodes} alerts)</span></div>"
         f'<div class="tile"><b>{duration_text(scores.median_lead)}</b><span>median lead time</span></div></div>'
         '<table id="events"><thead><tr><th>event</th><th>key</th><th>label</th><th>detected</th>'
-        f"<th>lead (+) / lag (−)</th><th>alerts</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<th>lead (+) / lag (−)</th><th>alerts, or how close</th></tr></thead><tbody>{rows}</tbody></table>"
         f'<p class="note">An alert matches an event with the same key (market: any market alert; no key: any '
         f"alert) that started between {duration_text(scores.before)} before its start and "
         f"{duration_text(scores.after)} after its end; other alerts outside every event are false alarms.</p>"
@@ -192,4 +193,11 @@ def render_report(run: BacktestRun, scores: EventScores | None = None) -> str:
 def _nothing_fired(run: BacktestRun) -> str:
     rules = {rule.name: rule for rule in run.rules}
     return " ".join(f"{name}: {closeness_words(near, rules.get(name))}." for name, near in run.closeness.items())
+
+
+def _closest(outcome: EventOutcome) -> str:
+    if outcome.closest is None:
+        return "no matching key had any surprise"
+    surprise, needed, rule, scope, key, when = outcome.closest
+    return f"closest: surprise {surprise:.2f} of {needed:g} ({rule}, {scope}:{key}, {when:%Y-%m-%d %H:%M})"
 
