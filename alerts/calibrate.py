@@ -5,7 +5,8 @@ the other guards do not depend on the threshold, the condition at any higher thr
 with ``surprise >= S`` (:func:`alerts.evaluate.evaluate` reports the most surprising firing window). The lifecycle
 is then walked for every ``S`` of a grid, and the smallest ``S`` where no key raises more than ``target`` alerts
 per week (episodes starting inside known events are not false alarms and do not count) is written into a rules
-file. Threshold rules (no ``surprise_above``) are copied unchanged.
+file; the grid starts at 3 (one window in a thousand), so a short calm history cannot talk the thresholds down to
+noise. Threshold rules (no ``surprise_above``) are copied unchanged.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from monitor.schemas import ScoredStory
 from monitor.windows.spans import format_span, from_ms, to_ms
 from monitor.windows.writer import scope_keys
 
-GRID = tuple(round(2.0 + 0.25 * i, 2) for i in range(73))  # 2 .. 20
+# 3 .. 20: never below one window in a thousand, however calm the history (a few weeks say little about the tails)
+GRID = tuple(round(3.0 + 0.25 * i, 2) for i in range(69))
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(day|week|month|d|w|m))?\s*$")
 _PER_WEEK = {"day": 7.0, "d": 7.0, "week": 1.0, "w": 1.0, "month": 7 / 30.4, "m": 7 / 30.4}
 

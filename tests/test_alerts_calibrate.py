@@ -65,7 +65,8 @@ def test_calibrated_thresholds_meet_the_budget_when_backtested(tmp_path: Path) -
     loose = Counter(a.key for a in episodes(run_rules(rules, stories, 60, 300).alerts) if a.rule == "topic_surprise")
     weeks = 5
     assert max(loose.values()) / weeks > 0.5, "the starting threshold must be too loose for the test to mean much"
-    fitted, report = calibrate(rules, stories, target_per_week=0.5, step=60, lateness_s=300)
+    grid = [round(2.0 + 0.25 * i, 2) for i in range(60)]
+    fitted, report = calibrate(rules, stories, target_per_week=0.5, step=60, lateness_s=300, grid=grid)
     by_name = {c.rule: c for c in report}
     assert by_name["topic_surprise"].met and by_name["topic_surprise"].after > 2.0
     assert by_name["legacy"].after is None  # threshold rules are copied unchanged
