@@ -218,7 +218,7 @@ def _smoothed(sums: Int) -> Float:
 
 
 def _legacy_z(rule: Rule, series: KeySeries, win_share: Float, volume: Float, hb: Int) -> tuple[Float, Float]:
-    """The threshold rules' hourly baseline (mean, spread) and z-score, as ``alerts.measure`` defines them."""
+    """The threshold rules' hourly baseline (mean, spread) and z-score (docs/alerts.md, "Threshold rules")."""
     hours = series.hours
     nv = hours.values[:, NV].astype(np.float64)
     nvn = hours.values[:, NVN].astype(np.float64)
