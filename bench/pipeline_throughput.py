@@ -12,7 +12,8 @@ shipped model). Phases of one run:
 4. latency: stories are produced at half the end-to-end rate; the bench times produce→counted in the windows
    from outside (polling Redis), and reads produce→scored/windowed/decided from the worker's ``/api/pipeline``
    and the worker's event-loop lag from its ``/metrics``;
-5. burst (``--burst-seconds``): a base rate (``--burst-base`` of the pipeline rate, default half), then
+5. burst (``--burst-seconds``): a base rate (``--burst-base`` of the rate the burst's worker drains a backlog
+   at, measured in it right before; default half), then
    ``--burst-factor`` times that for the given seconds, then the base rate again until the burst's backlog is
    counted (or a ceiling of 7 minutes passes: then it reports the backlog left); reports that nothing is lost,
    the drain time, the largest produce→decision latency, and what ``/health`` said (behind, by how much);
@@ -243,30 +244,44 @@ async def latency(settings: Settings, store: WindowStore, texts: list[str], rate
             "loop_lag_p99_s_at_most": max((x for x in loop_p99 if x is not None), default=None)}
 
 
-async def burst(settings: Settings, store: WindowStore, texts: list[str], base_rate: float, factor: float,
+def burst_stories(texts: list[str], start: datetime, rates: list[float]) -> tuple[list[Story], datetime]:
+    """One story per scheduled send, event time advancing with the send schedule; and the last event time."""
+    at, stories = 0.0, []
+    for i, rate in enumerate(rates):
+        when = start + timedelta(seconds=at)
+        stories.append(Story(id=f"burst-{i}", source="bench", title=texts[i % len(texts)], tickers=["BENCH"],
+                             published_at=when, fetched_at=when))
+        at += 1 / rate
+    return stories, start + timedelta(seconds=at)
+
+
+async def burst(settings: Settings, store: WindowStore, texts: list[str], base_share: float, factor: float,
                 seconds: float, logs: Path, lead_s: float = 10.0, drain_ceiling_s: float = 420.0) -> dict[str, Any]:
-    """``base_rate`` for ``lead_s``, ``factor`` times that for ``seconds``, then ``base_rate`` until the lead and
-    the burst are counted, or ``drain_ceiling_s`` after the burst (then it reports the backlog left)."""
-    peak = base_rate * factor
-    n_lead, n_burst = int(base_rate * lead_s), int(peak * seconds)
-    n_tail = int(base_rate * drain_ceiling_s)
+    """Measure the burst worker's rate now (a backlog of stories drained), then ``base_share`` of it for
+    ``lead_s``, ``factor`` times that for ``seconds``, then the base rate until the lead and the burst are counted,
+    or ``drain_ceiling_s`` after the burst (then it reports the backlog left).
+
+    The rate is measured in the burst's own worker right before the burst, because on a shared machine the
+    capacity measured minutes earlier can be off by a factor of three."""
     start = T0 + timedelta(days=2)
-    rates = [base_rate] * n_lead + [peak] * n_burst + [base_rate] * n_tail
-    at, event_times = 0.0, []
-    for r in rates:
-        event_times.append(at)
-        at += 1 / r
-    all_texts = [texts[i % len(texts)] for i in range(64 + len(rates))]
-    warm = stories_from_texts(all_texts[:64], "burst-warm", start - timedelta(hours=1), 0.1)
-    stories = [Story(id=f"burst-{i}", source="bench", title=all_texts[64 + i], tickers=["BENCH"],
-                     published_at=start + timedelta(seconds=t), fetched_at=start + timedelta(seconds=t))
-               for i, t in enumerate(event_times)]
-    end = start + timedelta(seconds=at + 3600)
+    end = start + timedelta(days=1)
+    warm = stories_from_texts(texts[:64], "burst-warm", start - timedelta(hours=1), 0.1)
+    probe = stories_from_texts(texts, "burst-capacity", start - timedelta(minutes=50), 0.01)
     health: list[dict[str, Any]] = []
     with workers(settings, logs, "burst", 1) as procs:
         port = procs[0][1]
         paced = Paced(settings, store, end)
-        paced.base = await warmed_up(settings, store, warm, end)
+        await warmed_up(settings, store, warm, end)
+        began = time.perf_counter()
+        paced.base = await warmed_up(settings, store, probe, end)
+        capacity_now = len(probe) / (time.perf_counter() - began)
+        base_rate = base_share * capacity_now
+        peak = base_rate * factor
+        n_lead, n_burst = int(base_rate * lead_s), int(peak * seconds)
+        rates = [base_rate] * n_lead + [peak] * n_burst + [base_rate] * int(base_rate * drain_ceiling_s)
+        stories, _ = burst_stories(texts, start, rates)
+        console.print(f"  worker drains {capacity_now:.0f} stories/s now: {base_rate:.0f}/s, then {peak:.0f}/s "
+                      f"for {seconds:.0f} s, then {base_rate:.0f}/s")
         producer = make_producer(settings.kafka_url or "", linger_ms=5)
         await producer.start()
         since = time.time()
@@ -313,7 +328,8 @@ async def burst(settings: Settings, store: WindowStore, texts: list[str], base_r
         numbers = pipeline_numbers([port], since)
     ms = paced.latencies(0, min(n_lead + n_burst, len(paced.reached))) * 1000
     during = [h for h in health if h["t"] <= drained]
-    return {"base_rate": round(base_rate, 1), "peak_rate": round(peak, 1), "burst_s": seconds,
+    return {"capacity_now": round(capacity_now, 1), "base_rate": round(base_rate, 1), "peak_rate": round(peak, 1),
+            "burst_s": seconds,
             "produced": produced, "counted": total,
             "lost": produced - total if drained_in_time else f"not drained within {drain_ceiling_s:.0f} s",
             "drain_s_after_burst": round(drained - burst_end, 1) if drained_in_time else None,
@@ -359,9 +375,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         console.print(f"latency at {half:.0f} stories/s for {args.latency_seconds} s…")
         result["latency"] = await latency(settings, store, texts, half, args.latency_seconds, var)
         if args.burst_seconds:
-            base = e2e["stories_per_s"] * args.burst_base
-            console.print(f"burst: {args.burst_factor}x {base:.0f} stories/s for {args.burst_seconds} s…")
-            result["burst"] = await burst(settings, store, texts, base, args.burst_factor, args.burst_seconds, var)
+            console.print(f"burst: {args.burst_factor}x {args.burst_base} of capacity for {args.burst_seconds} s…")
+            result["burst"] = await burst(settings, store, texts, args.burst_base, args.burst_factor,
+                                          args.burst_seconds, var)
         if args.workers > 1:
             console.print(f"{args.workers} workers: end to end…")
             # Event time after every earlier phase: the windows would count older stories as late.
@@ -389,7 +405,7 @@ def main() -> None:
     parser.add_argument("--burst-seconds", type=int, default=0, help="run the burst phase for this long (0: skip)")
     parser.add_argument("--burst-factor", type=float, default=5.0, help="burst rate as a multiple of the base rate")
     parser.add_argument("--burst-base", type=float, default=0.5,
-                        help="base rate before and after the burst, as a share of the measured pipeline rate")
+                        help="base rate before and after the burst, as a share of the worker's measured rate")
     parser.add_argument("--workers", type=int, default=1, help="also measure this many workers (2: scale-out)")
     parser.add_argument("--json-out", type=Path, default=ROOT / "bench" / "results" / "pipeline_throughput.json")
     args = parser.parse_args()
