@@ -73,14 +73,28 @@ def test_exact_length_batches_hold_one_length_each_and_cover_every_row() -> None
 
 def test_int8_engine_labels_do_not_depend_on_batch_mates(model_dir: Path) -> None:
     engine = Engine(model_dir, device="cpu", batch_size=4, max_tokens=32, int8=True)
-    assert engine.describe()["int8_mode"] == "rows" and engine.exact_lengths
-    rng = random.Random(5)
-    for text in HEADLINES:
-        alone = engine.probabilities([text])
-        mates = rng.sample(HEADLINES, 5)
-        among = engine.probabilities([*mates, text, *mates])
-        np.testing.assert_allclose(among.sentiment[len(mates)], alone.sentiment[0], atol=1e-6)
-        np.testing.assert_allclose(among.topic[len(mates)], alone.topic[0], atol=1e-6)
+    assert engine.describe()["int8_mode"] == "rows" and engine.packed and not engine.exact_lengths
+    fallback = Engine(model_dir, device="cpu", batch_size=4, max_tokens=32, int8=True)
+    fallback.packed, fallback.exact_lengths = False, True  # what a non-BERT encoder gets
+    for scorer in (engine, fallback):
+        rng = random.Random(5)
+        for text in HEADLINES:
+            alone = scorer.probabilities([text])
+            mates = rng.sample(HEADLINES, 5)
+            among = scorer.probabilities([*mates, text, *mates])
+            np.testing.assert_allclose(among.sentiment[len(mates)], alone.sentiment[0], atol=1e-6)
+            np.testing.assert_allclose(among.topic[len(mates)], alone.topic[0], atol=1e-6)
+
+
+def test_packed_forward_computes_what_the_padded_forward_computes(model_dir: Path) -> None:
+    from monitor.model.engine import forward_packed, forward_sorted
+
+    engine = Engine(model_dir, device="cpu", max_tokens=32)
+    ids = [e.ids for e in engine._tokenizer.encode_batch(HEADLINES)]
+    padded = forward_sorted(engine.model, ids, 0, 3, torch.device("cpu"), 20, 3)
+    packed = forward_packed(engine.model, ids, 3)
+    np.testing.assert_allclose(packed[0], padded[0], atol=1e-5)
+    np.testing.assert_allclose(packed[1], padded[1], atol=1e-5)
 
 
 def test_int8_engine_stays_close_to_fp32(model_dir: Path) -> None:

@@ -24,6 +24,7 @@ import torch
 from monitor.model.labels import LabelMapError, LabelMaps
 from monitor.model.memory import MemoryTrimmer
 from monitor.model.modeldir import load_model_dir
+from monitor.model.packed import packed_logits, supports_packing
 from monitor.model.quant import int_mm_available, quantize_rows
 from monitor.text import clean_text
 
@@ -124,6 +125,22 @@ def forward_sorted(model: torch.nn.Module, id_lists: Sequence[Sequence[int]], pa
     return topic, sentiment
 
 
+def forward_packed(model: torch.nn.Module, id_lists: Sequence[Sequence[int]],
+                   batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both heads' probabilities through the padding-free packed forward (:mod:`monitor.model.packed`).
+
+    Calls of ``batch_size`` texts in input order: packing makes every call cost what its tokens cost, and a text's
+    result does not depend on which call it is in, so no sorting is needed.
+    """
+    topics, sentiments = [], []
+    with torch.inference_mode():
+        for start in range(0, len(id_lists), batch_size):
+            t_logits, s_logits = packed_logits(model, id_lists[start:start + batch_size])
+            topics.append(torch.softmax(t_logits.float(), -1).numpy())
+            sentiments.append(torch.softmax(s_logits.float(), -1).numpy())
+    return np.concatenate(topics), np.concatenate(sentiments)
+
+
 def truncating_tokenizer(tokenizer: Any, max_tokens: int) -> Any:
     """A private copy of the Rust tokenizer that truncates at ``max_tokens`` and never pads.
 
@@ -184,6 +201,7 @@ class Engine:
         self.int8 = False
         self.int8_mode = ""
         self.exact_lengths = False
+        self.packed = False
         if int8_mode not in INT8_MODES:
             raise ValueError(f"int8_mode must be one of {INT8_MODES} (got {int8_mode!r})")
         missing = {"negative", "neutral", "positive"} - set(self.labels.sentiment)
@@ -201,8 +219,9 @@ class Engine:
             if cpu_threads > 0:
                 torch.set_num_threads(cpu_threads)
             if int8 and int8_mode == "rows" and int_mm_available():
+                self.packed = supports_packing(model)
                 model = quantize_rows(model)
-                self.int8, self.int8_mode, self.exact_lengths = True, "rows", True
+                self.int8, self.int8_mode, self.exact_lengths = True, "rows", not self.packed
             elif int8:
                 model = quantize_int8(model)
                 self.int8, self.int8_mode = True, "dynamic"
@@ -218,7 +237,8 @@ class Engine:
     def describe(self) -> dict[str, Any]:
         return {"name": self.model_name, "version": self.model_version, "device": str(self.device),
                 "dtype": str(self.dtype).removeprefix("torch."), "int8": self.int8, "int8_mode": self.int8_mode,
-                "exact_lengths": self.exact_lengths, "batch_size": self.batch_size, "max_tokens": self.max_tokens}
+                "exact_lengths": self.exact_lengths, "packed": self.packed, "batch_size": self.batch_size,
+                "max_tokens": self.max_tokens}
 
     def probabilities(self, texts: Sequence[str]) -> Probabilities:
         """Softmax outputs of both heads for ``texts`` (rows in input order) and the truncation flags."""
@@ -230,9 +250,12 @@ class Engine:
         capped = np.array([len(text) > cap for text in cleaned])
         encodings = self._tokenizer.encode_batch([text[:cap] for text in cleaned])
         truncated = capped | np.array([bool(e.overflowing) for e in encodings])
-        topic, sentiment = forward_sorted(self.model, [e.ids for e in encodings], self._pad_id, self.batch_size,
-                                          self.device, len(self.labels.topic), len(self.labels.sentiment),
-                                          self.exact_lengths)
+        if self.packed:
+            topic, sentiment = forward_packed(self.model, [e.ids for e in encodings], self.batch_size)
+        else:
+            topic, sentiment = forward_sorted(self.model, [e.ids for e in encodings], self._pad_id, self.batch_size,
+                                              self.device, len(self.labels.topic), len(self.labels.sentiment),
+                                              self.exact_lengths)
         return Probabilities(topic, sentiment, truncated)
 
     def score(self, texts: Sequence[str]) -> list[ScoredText]:
