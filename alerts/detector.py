@@ -119,6 +119,11 @@ class Detector:
         alerts.sort(key=lambda item: item[:3])
         return [alert for *_, alert in alerts]
 
+    def forget(self, touched: Iterable[tuple[str, str]]) -> None:
+        """A batch counted late stories for ``touched``: re-read their buckets (and the market's) next time, so
+        later windows include them (boundaries already evaluated are not re-opened)."""
+        self.reader.forget({*touched, MARKET})
+
     async def handed_on(self, alerts: Iterable[Alert]) -> None:
         """Forget the hand-off records of ``alerts``: call once they are durably sent (``hand_off=True`` only)."""
         if self.hand_off:

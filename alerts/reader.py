@@ -1,16 +1,16 @@
 """Read :class:`alerts.series.KeySeries` from the Redis windows for the live detector, touching only what it needs.
 
 Hour buckets first (the history and which hours hold any story), then minute buckets only inside hours that hold
-stories. Buckets that end at or before the evaluated boundary can no longer change (short of a story later than
-the allowed lateness, which the windows count as late and the detector does not re-open), so they are cached per
-key: a worker evaluating every few seconds reads only the newest hour and minutes, and a watermark that jumps
+stories. Buckets that end at or before the evaluated boundary can no longer change short of a story later than the
+allowed lateness (the worker then calls :meth:`SeriesReader.forget` for the keys that batch touched), so they are
+cached per key: a worker evaluating every few seconds reads only the newest hour and minutes, and a watermark that jumps
 over a quiet month costs one read per hour of the jump for the keys involved, never one per minute.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -59,9 +59,13 @@ class SeriesReader:
         self.step = bucket_seconds
         self._cache: OrderedDict[tuple[str, str], _KeyCache] = OrderedDict()
 
-    def forget(self) -> None:
-        """Drop every cached bucket (after late stories, or to bound memory)."""
-        self._cache.clear()
+    def forget(self, keys: Iterable[tuple[str, str]] | None = None) -> None:
+        """Drop cached buckets: of ``keys`` (scope, key) after a batch counted late stories for them, or all."""
+        if keys is None:
+            self._cache.clear()
+            return
+        for pair in keys:
+            self._cache.pop(pair, None)
 
     async def read(self, scope: str, keys: Sequence[str], *, hours_from: int, minutes_from: int | None,
                    end: int) -> dict[str, KeySeries]:

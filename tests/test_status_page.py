@@ -71,8 +71,10 @@ async def test_status_page_renders_chart_tables_and_headlines_in_headless_chromi
         status = json.loads(await asyncio.to_thread(fetch, url + "api/status"))
         assert status["market"]["1h"]["count"] > 0
         assert status["tickers"][0]["key"] == BURST_TICKER and status["tickers"][0]["negative_share"] == 1.0
-        # The burst fires the test rule and, being very negative, the shipped ticker_very_negative rule too.
-        assert {(a["rule"], a["key"], a["severity"]) for a in status["alerts"]} == {
+        # The burst fires the test rule and, being very negative, the shipped ticker_very_negative rule too; once
+        # the market has some history, the shipped surprise rule may also fire on a ticker never seen before.
+        fired = {(a["rule"], a["key"], a["severity"]) for a in status["alerts"]}
+        assert fired - {("ticker_negative_burst", BURST_TICKER, "warning")} == {
             ("test_ticker_negative", BURST_TICKER, "critical"), ("ticker_very_negative", BURST_TICKER, "critical")}
 
         dom = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", url)
@@ -108,8 +110,8 @@ async def test_status_page_renders_chart_tables_and_headlines_in_headless_chromi
     assert 'href="javascript:' not in dom
 
     alerts = section(dom, "alerts")
-    assert alerts.count("<tr data-fingerprint=") == 2, "both alerts of the burst are listed"
+    assert alerts.count("<tr data-fingerprint=") == len(fired), "every alert of the burst is listed"
     assert '<span class="sev critical">critical</span>' in alerts and f"ticker {BURST_TICKER}" in alerts
-    assert 'id="kpi-alerts">2<' in dom
+    assert f'id="kpi-alerts">{len(fired)}<' in dom
     assert shot.is_file() and shot.stat().st_size > 20_000, "the screenshot is missing or blank"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

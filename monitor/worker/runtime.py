@@ -90,6 +90,8 @@ class WorkerRuntime:
         metrics.WINDOW_UPDATES.labels("late").inc(result.late)
         if result.watermark is None:
             return []
+        if result.late:  # cached buckets of these keys changed: the detector re-reads them (alerts.reader)
+            self.detector().forget(result.touched)
         return await self.retry_redis(lambda: self.detector().evaluate(result.touched, result.watermark))
 
     async def alerts_sent(self, alerts: list[Alert]) -> None:
