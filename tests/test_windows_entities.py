@@ -56,7 +56,11 @@ async def test_non_english_stories_stay_out_of_every_window_and_are_counted_in_a
     market = await store.window("market", "all", "1h", T0 + timedelta(minutes=30))
     assert market.count == 1
     only_foreign = await store.apply([story("pl2", 3, lang="pl")])
-    assert only_foreign.applied == 0 and only_foreign.watermark is not None  # the watermark stands
+    assert only_foreign.applied == 0 and only_foreign.non_english == 1 and only_foreign.watermark is not None
+    assert await store.redis.exists(store.keys.seen("pl2"))  # processed (a replay waits for this), counted nowhere
+    assert [row["id"] for row in await store.recent(10)] == ["en"]
+    again = await store.apply([story("pl2", 3, lang="pl")])
+    assert again.duplicates == 1 and again.non_english == 0
 
 
 async def test_entity_keys_are_capped_to_the_most_recently_seen(make_store) -> None:

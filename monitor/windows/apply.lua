@@ -3,7 +3,8 @@
 -- ARGV[1] root "<ns>:w"   ARGV[2] retention seconds   ARGV[3] allowed lateness ms
 -- ARGV[4] samples kept per bucket   ARGV[5] recent headlines kept   ARGV[6] JSON array of stories:
 --   {id, t (event ms), c ("neg"|"neu"|"pos"), ss (score*1e6), nv (novelty*1e6), nvs (novelty*score*1e6),
---    sc (score), j (sample JSON), r (recent JSON), k [[scope,key],...], b [[size,start],...]}
+--    sc (score), j (sample JSON), r (recent JSON), k [[scope,key],...], b [[size,start],...],
+--    nr (true: not shown in the recent headlines)}
 -- ARGV[7] the most entity-scope keys kept (least recently seen dropped first)
 -- Returns {applied, duplicates, late, max_event ms or "", min_event ms or "", statuses}
 -- where statuses[i] is 0 = duplicate, 1 = applied, 2 = applied but late.
@@ -49,7 +50,7 @@ for i, s in ipairs(stories) do
         redis.call('EXPIRE', z, ttl)
       end
     end
-    redis.call('ZADD', root .. ':recent', s.t, s.r)
+    if not s.nr then redis.call('ZADD', root .. ':recent', s.t, s.r) end
     applied = applied + 1
     if is_late then
       late = late + 1

@@ -79,8 +79,6 @@ class WindowStore:
         if not stories:
             return ApplyResult(watermark=await self.watermark())
         result = await self._writer.apply(stories)
-        if result.watermark is None:  # nothing counted (e.g. only non-English stories): the watermark stands
-            result.watermark = await self.watermark()
         metrics.APPLY_SECONDS.observe(time.perf_counter() - began)
         return result
 

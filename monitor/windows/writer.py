@@ -124,6 +124,7 @@ def encode_story(
         "j": json.dumps(sample, sort_keys=True, separators=(",", ":")),
         "r": json.dumps(recent, sort_keys=True, separators=(",", ":")),
         "k": [list(pair) for pair in (scope_keys(story) if keys is None else keys)],
+        "nr": not counts_in_windows(story),  # not in the recent headlines either
         "b": [[size, floor_to(seconds, size)] for size in levels],
     }
 
@@ -153,10 +154,6 @@ class WindowWriter:
 
     async def apply(self, stories: Sequence[ScoredStory]) -> ApplyResult:
         result = ApplyResult()
-        counted = [story for story in stories if counts_in_windows(story)]
-        result.non_english = len(stories) - len(counted)
-        metrics.NON_ENGLISH.inc(result.non_english)
-        stories = counted
         max_ms: int | None = None
         for offset in range(0, len(stories), CHUNK):
             chunk = stories[offset : offset + CHUNK]
@@ -182,10 +179,16 @@ class WindowWriter:
             if max_event not in (b"", ""):
                 max_ms = int(max_event)
             for story, keys, status in zip(chunk, story_keys, statuses, strict=True):
+                if int(status) and not keys:  # marked seen (a replay waits for that) but counted nowhere
+                    result.non_english += 1
+                    result.applied -= 1
+                    result.late -= int(status) == 2
+                    continue
                 if int(status):
                     result.touched.update(keys)
                 if int(status) == 2:
                     log.info("late story %s (published %s) counted late", story.id, story.published_at)
+        metrics.NON_ENGLISH.inc(result.non_english)
         metrics.APPLIED.inc(result.applied)
         metrics.DUPLICATES.inc(result.duplicates)
         metrics.LATE.inc(result.late)
