@@ -126,6 +126,10 @@ def run_rules(rules: Sequence[Rule], stories: Sequence[ScoredStory], step: int, 
         timing = timing_of(rule)
         watched = [(key, data) for (scope, key), data in series.items() if scope == rule.scope and rule.matches(key)]
         near.keys += len(watched)
+        for _, data in watched:  # keys skipped below still count for "how close": their totals bound any window
+            totals = data.minutes.prefix[-1]
+            near.max_volume = max(near.max_volume, totals[NV] / MICRO)
+            near.max_negative = max(near.max_negative, totals[NVN] / MICRO)
         watched = [(key, data) for key, data in watched if could_hold(rule, data)]
         for key, points, measures in _evaluated(rule, watched, start, end, reference):
             _note(near, key, measures)
