@@ -75,7 +75,9 @@ def train(
 
 
 def evaluate(
-    data: Annotated[str, typer.Option("--data", "-d", help="Labelled CSV/JSONL (text,label) or HF dataset id.")],
+    data: Annotated[str, typer.Option("--data", "-d", help="Labelled CSV/JSONL (text,label), HF dataset id, or a "
+                                                           "scored-headline CSV (title, 'sentiment score') or its "
+                                                           "folder.")],
     head: HeadOption = None,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Model directory (default: settings "
                                                                      "model_path, i.e. models/default).")] = None,
