@@ -178,7 +178,8 @@ def test_hand_labelled_sample_precision_and_recall(shared_data: Path, tmp_path: 
 
     _, recall_before = score(TickerLinker(Watchlist.load()))
     precision, recall = score(build_linker(Settings(var_dir=tmp_path)))
-    assert precision >= 0.8 and recall >= 0.6 and recall >= 3 * recall_before, (precision, recall, recall_before)
+    # measured 0.887 / 0.603 (before: 0.929 / 0.167); the floors leave room for small rule changes
+    assert precision >= 0.85 and recall >= 0.55 and recall >= 3 * recall_before, (precision, recall, recall_before)
 
 
 def test_tickers_cli_links_a_headline_and_fails_offline_in_one_line(tmp_path: Path,
