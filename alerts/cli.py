@@ -305,8 +305,8 @@ def calibrate(
     """Write a rules file whose surprise thresholds keep false alarms within a budget on a history.
 
     Reads and scores FILE like `bearwatch backtest` (same cache), then for each surprise rule picks the smallest
-    `surprise_above` at which no key fires more than --target-rate on that history (alerts within a day before or
-    two hours after a known event in --events do not count). Threshold rules are copied unchanged.
+    `surprise_above` (3 or more) at which no key fires more than --target-rate on that history (alerts within a day
+    before or two hours after a known event in --events do not count). Threshold rules are copied unchanged.
 
     Example: bearwatch rules calibrate news-2024-q1.csv --target-rate 1/week --out my-rules.toml
     """
