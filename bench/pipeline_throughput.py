@@ -151,18 +151,41 @@ def workers(settings: Settings, logs: Path, name: str, count: int):  # noqa: ANN
                for i in range(count)]
 
 
+async def settled(settings: Settings, store: WindowStore, procs: list[Any], stories: list[Story], end: datetime,
+                  logs: Path) -> None:
+    """Warm-up rounds of 64 stories until every worker has scored some: each holds partitions, the group settled."""
+    score_in = 'bearwatch_worker_messages_in_total{agent="score"}'
+    for round_ in range(20):
+        start = stories[0].published_at - timedelta(minutes=10 + round_)
+        warm = stories_from_texts([s.title for s in stories[:64]], f"{stories[0].id}-warm{round_}", start, 0.01)
+        await warmed_up(settings, store, warm, end)
+        if all(metric_sum(port, score_in) > 0 for _, port in procs):
+            return
+    raise RuntimeError(f"not every one of {len(procs)} workers got a partition: see the worker logs in {logs}")
+
+
 async def end_to_end(settings: Settings, store: WindowStore, stories: list[Story], logs: Path,
                      n_workers: int = 1) -> dict[str, float]:
-    await produce_all(settings, stories)
+    """One worker: the stories wait in Kafka before it starts. Several: they start first and warm up until
+    every one of them scores (the group has settled: a rebalance mid-run would re-deliver batches), then the
+    stories are produced (far faster than the workers read)."""
     end = stories[-1].published_at + timedelta(hours=1)
+    if n_workers == 1:
+        await produce_all(settings, stories)
     before = await counted(store, end)
     with workers(settings, logs, f"e2e{n_workers}", n_workers) as procs:
-        # The clock starts when a worker's score agent takes its first batch (not when the first story reaches
-        # the windows: the aggregate agent may start later, and the score agent would have run unclocked).
-        score_in = 'bearwatch_worker_messages_in_total{agent="score"}'
-        while not sum(metric_sum(port, score_in) for _, port in procs):  # noqa: ASYNC110 - polling /metrics
-            await asyncio.sleep(0.02)
-        first_at, cpu0 = time.perf_counter(), sum(cpu_seconds(p.pid) for p, _ in procs)
+        if n_workers > 1:
+            await settled(settings, store, procs, stories, end, logs)
+            before = await counted(store, end)
+            first_at, cpu0 = time.perf_counter(), sum(cpu_seconds(p.pid) for p, _ in procs)
+            await produce_all(settings, stories)
+        else:
+            # The clock starts when the score agent takes its first batch (not when the first story reaches the
+            # windows: the aggregate agent may start later, and the score agent would have run unclocked).
+            score_in = 'bearwatch_worker_messages_in_total{agent="score"}'
+            while not metric_sum(procs[0][1], score_in):  # noqa: ASYNC110 - polling /metrics
+                await asyncio.sleep(0.02)
+            first_at, cpu0 = time.perf_counter(), cpu_seconds(procs[0][0].pid)
         while await counted(store, end) - before < len(stories):  # noqa: ASYNC110 - polling Redis
             await asyncio.sleep(0.05)
         now = time.perf_counter()
@@ -228,6 +251,8 @@ async def latency(settings: Settings, store: WindowStore, texts: list[str], rate
     with workers(settings, logs, f"latency{n_workers}", n_workers) as procs:
         ports = [port for _, port in procs]
         paced = Paced(settings, store, end)
+        if n_workers > 1:
+            await settled(settings, store, procs, stories, end, logs)
         paced.base = await warmed_up(settings, store, stories[:64], end)
         phase = stories[64:]
         loop_before = [histogram(port, "bearwatch_event_loop_lag_seconds", 'service="worker"') for port in ports]
