@@ -9,9 +9,9 @@ shipped model). Phases of one run:
    the first story in the Redis windows to the last (worker start-up excluded), with the worker's CPU seconds;
 3. bare (after): as 1, so the ratio is taken against the mean of two bare runs around the pipeline run, which
    halves the effect of a neighbour's load that comes and goes (the machine is shared);
-4. latency: stories are produced at half the end-to-end rate; the bench times produce→counted in the windows
-   from outside (polling Redis), and reads produce→scored/windowed/decided from the worker's ``/api/pipeline``
-   and the worker's event-loop lag from its ``/metrics``;
+4. latency: stories are produced at half the end-to-end rate (or ``--latency-rate``); the bench times
+   produce→counted in the windows from outside (polling Redis), and reads produce→scored/windowed/decided from
+   the worker's ``/api/pipeline`` and the worker's event-loop lag from its ``/metrics``;
 5. burst (``--burst-seconds``): a base rate (``--burst-base`` of the rate the burst's worker drains a backlog
    at, measured in it right before; default half), then
    ``--burst-factor`` times that for the given seconds, then the base rate again until the burst's backlog is
@@ -403,7 +403,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                       bare_cpu_ms_per_text=round(bare_cpu, 2),
                       worker_cpu_ms_per_story=round(e2e["cpu_ms_per_story"], 2),
                       cpu_ratio=round(bare_cpu / e2e["cpu_ms_per_story"], 3))
-        half = e2e["stories_per_s"] * 0.5
+        half = args.latency_rate or e2e["stories_per_s"] * 0.5
         console.print(f"latency at {half:.0f} stories/s for {args.latency_seconds} s…")
         result["latency"] = await latency(settings, store, texts, half, args.latency_seconds, var)
         if args.burst_seconds:
@@ -434,6 +434,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-wait", type=float, default=0.5)
     parser.add_argument("--latency-seconds", type=int, default=30)
+    parser.add_argument("--latency-rate", type=float, default=0.0,
+                        help="stories/s of the latency phases (0: half the measured pipeline rate)")
     parser.add_argument("--burst-seconds", type=int, default=0, help="run the burst phase for this long (0: skip)")
     parser.add_argument("--burst-factor", type=float, default=5.0, help="burst rate as a multiple of the base rate")
     parser.add_argument("--burst-base", type=float, default=0.5,
