@@ -281,7 +281,9 @@ def evaluate(rule: Rule, series: KeySeries, at: Int, reference: KeySeries | None
             history = past[:, NV] / MICRO
             market, moved = (series, 0) if reference is None else (reference, shift)
             prior = _prior_share(rule, market, hb - span_h - moved, hb - moved, at - moved, span)
-            market_past = market.hours.total(hb - span_h - moved, hb - moved)[:, NV]
+            # news at least a day older than the window: the deployment has run long enough that a key's silence
+            # means something (in a fresh one every key is new)
+            market_past = market.hours.total(hb - span_h - moved, hb - 86400 - moved)[:, NV]
             trust = np.minimum(1.0, rule.dispersion / np.maximum(history, 1e-9))
             alpha = rule.prior_weight * prior + trust * past[:, NVN] / MICRO
             beta = rule.prior_weight + trust * history
@@ -293,7 +295,7 @@ def evaluate(rule: Rule, series: KeySeries, at: Int, reference: KeySeries | None
                 pick = np.flatnonzero(candidates)
                 if rule.test in ("share", "both"):
                     surprise[pick] = nb_surprise(negative[pick], alpha[pick], beta[pick], volume[pick])
-                # the count test needs some news history (the market's): in a fresh deployment every key is new
+                # the count test needs a day of news history (the market's): in a fresh deployment every key is new
                 counted_pick = pick[market_past[pick] > 0]
                 if rule.test in ("count", "both") and len(counted_pick):
                     pick = counted_pick
