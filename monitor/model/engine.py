@@ -12,6 +12,7 @@ The engine knows nothing about Kafka or message schemas: it maps strings to :cla
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -27,6 +28,8 @@ from monitor.model.modeldir import load_model_dir
 from monitor.model.packed import packed_logits, supports_packing
 from monitor.model.quant import int_mm_available, quantize_rows
 from monitor.text import clean_text
+
+log = logging.getLogger(__name__)
 
 #: ``rows``: row-wise int8 (batch-invariant, the default); ``dynamic``: torch's per-batch dynamic int8 (legacy).
 INT8_MODES = ("rows", "dynamic")
@@ -223,6 +226,9 @@ class Engine:
                 model = quantize_rows(model)
                 self.int8, self.int8_mode, self.exact_lengths = True, "rows", not self.packed
             elif int8:
+                if int8_mode == "rows":
+                    log.warning("this torch build has no CPU torch._int_mm: falling back to per-batch dynamic int8, "
+                                "whose labels can depend on batch-mates (set BEARWATCH_INT8=false for fp32)")
                 model = quantize_int8(model)
                 self.int8, self.int8_mode = True, "dynamic"
         self.model = model.eval()
