@@ -50,8 +50,8 @@ class WorkerRuntime:
             engine = await loop.run_in_executor(None, Engine.from_settings, capacity.engine_settings(self.settings))
             self._engine = AsyncEngine(engine)
             # The model, torch and the libraries are some 360,000 objects that live as long as the process; a full
-            # collection scanned them all (0.14 s on an idle core, seconds on a busy one: the whole process, event
-            # loop included, stood still). Frozen, they are never scanned again.
+            # collection scanned them all (0.14 s on an idle core, longer on a busy one, while the GIL holds the
+            # event loop still). Frozen, they are never scanned again.
             gc.freeze()
             log.info("model loaded: %s", engine.describe())
             info = ModelInfo(name=engine.model_name, version=engine.model_version)
