@@ -1,7 +1,8 @@
 """Hostile feeds and webhook receivers against Bearwatch's HTTP policy: outcome, peak RSS and time of each case.
 
 Each case runs in a fresh Python process (so its peak RSS, ``ru_maxrss``, is its own) against a real hostile
-server on loopback (``tests/hostile_server.py``) and prints one JSON line; this script collects them into a table.
+server on loopback (``tests/support/hostile_server.py``) and prints one JSON line; this script collects them into a
+table.
 The ``baseline`` case imports the same modules and does nothing: subtract it to see what a case itself cost.
 The issue's "before" numbers (issue 15) are shown for comparison where it measured one.
 
@@ -46,8 +47,8 @@ async def _case(name: str) -> dict[str, Any]:
     from monitor.httpfetch import guarded_client
     from monitor.settings import WebhookTarget
     from tests.alerts_fixtures import make_alert
-    from tests.consumers_fixtures import items, rss
-    from tests.hostile_server import (
+    from tests.support.consumers_fixtures import items, rss
+    from tests.support.hostile_server import (
         billion_laughs_rss,
         encoded,
         gzip_of_zeros,

@@ -4,8 +4,8 @@
 
 *Before* = the watchlist linker alone (the behaviour before issue 14); *after* = watchlist + brands + the current
 SEC table; *after, 2023 table* = the same with the March 2023 snapshot (``BEARWATCH_TICKERS_ASOF=2023-03-20``).
-Precision/recall are micro-averaged over (story, ticker) links on ``tests/data/linking_labels.tsv`` (200 rows that
-H14 labelled by hand; the text is read from ``../shared/data/headlines``). Linking statistics count distinct
+Precision/recall are micro-averaged over (story, ticker) links on ``tests/support/data/linking_labels.tsv`` (200 rows
+that H14 labelled by hand; the text is read from ``../shared/data/headlines``). Linking statistics count distinct
 stories (title + date, as the replay merges the Reuters file's per-ticker repeats) and use only what the linker
 finds in the text, not the Reuters file's own ticker column. Entity keys are those the windows would count.
 """
@@ -29,7 +29,7 @@ from consumers.tickers import TickerLinker, Watchlist  # noqa: E402
 from monitor.settings import Settings  # noqa: E402
 
 HEADLINES = ROOT.parent / "shared" / "data" / "headlines"
-LABELS = ROOT / "tests" / "data" / "linking_labels.tsv"
+LABELS = ROOT / "tests" / "support" / "data" / "linking_labels.tsv"
 FILES = {
     "Reuters 2011": "reuters_ticker_news_2011-07-06_to_2011-10-31_US_downgrade_EU_debt.csv",
     "Terra/Luna 2022": "2022-05-02_to_2022-05-20_TerraLuna.csv",

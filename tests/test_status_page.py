@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 
 from monitor.kafka import ensure_topics
 from monitor.settings import Settings
-from tests.web_fixtures import BURST_TICKER, TICKERS, burst_rules_file, feed_worker
+from tests.support.web_fixtures import BURST_TICKER, TICKERS, burst_rules_file, feed_worker
 from tests.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow

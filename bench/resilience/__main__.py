@@ -17,8 +17,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bench.resilience.report import ScenarioResult, table
-from bench.resilience.scenarios import BENCH, CI, SCENARIOS
+from tests.support.resilience.report import ScenarioResult, table
+from tests.support.resilience.scenarios import BENCH, CI, SCENARIOS
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -53,7 +53,7 @@ async def run(args: argparse.Namespace) -> list[ScenarioResult]:
         try:
             result = await SCENARIOS[name](root / name, size)
         except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others' results
-            from bench.resilience.books import Books
+            from tests.support.resilience.books import Books
 
             result = ScenarioResult(name, Books(), failures=[f"crashed: {type(exc).__name__}: {exc}"],
                                     seconds=time.monotonic() - began)
