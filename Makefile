@@ -9,7 +9,7 @@ TORCH_PIN := torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint bench install install-test resilience clean
+.PHONY: run test test-fast test-integration test-e2e lint bench install install-test resilience clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,11 +34,29 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/bearwatch up
 
-test: install-test
-	$(BIN)/pytest -q -ra --durations=15
+# Tests live in three folders (docs/architecture.md, "Where the tests live"): tests/unit (in-process, no servers,
+# at most a tiny model), tests/integration (the session's Tansu + Valkey, loopback HTTP servers, the shipped model),
+# tests/e2e (subprocesses such as `bearwatch up`, own stacks, resilience scenarios, Chromium/Prometheus; slow).
+# `make test` is the whole suite and what CI runs (.ci/run; no .pytest_cache on a clean clone); `make test-fast` is the
+# inner loop (under 90 s here). Extra pytest arguments: `make test-fast ARGS="--lf -x"`.
+PYTEST := $(BIN)/pytest -q -ra $(ARGS)
 
+test: install-test
+	$(PYTEST) -p no:cacheprovider --durations=15
+
+test-fast: install-test
+	$(PYTEST) --durations=5 tests/unit
+
+test-integration: install-test
+	$(PYTEST) --durations=10 tests/integration
+
+test-e2e: install-test
+	$(PYTEST) --durations=10 tests/e2e
+
+# ruff on everything; mypy on the project's packages (configured in pyproject.toml, [tool.mypy]).
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: install-test
 	$(BIN)/python bench/run_all.py
