@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from monitor.stack.process import free_port, port_open
+from tests.support.ceilings import READY_CEILING_S
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +70,7 @@ def _ports(health: dict) -> list[int]:
     return [kafka, redis]
 
 
-def _wait_gone(pids: list[int], ports: list[int], timeout_s: float = 20.0) -> None:
+def _wait_gone(pids: list[int], ports: list[int], timeout_s: float = READY_CEILING_S) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
@@ -77,7 +78,8 @@ def _wait_gone(pids: list[int], ports: list[int], timeout_s: float = 20.0) -> No
         if not alive and not busy:
             return
         time.sleep(0.2)
-    raise AssertionError(f"left behind: processes {alive}, ports {busy}")
+    raise AssertionError(f"awaited the children's exit and free ports for {timeout_s:g} s; "
+                         f"left behind: processes {alive}, ports {busy}")
 
 
 def test_up_is_healthy_and_sigint_stops_everything(tmp_path: Path) -> None:
@@ -88,7 +90,7 @@ def test_up_is_healthy_and_sigint_stops_everything(tmp_path: Path) -> None:
         children = [child.pid for child in psutil.Process(proc.pid).children(recursive=True)]
         assert len(children) >= 2, "expected the embedded broker and Redis as children"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0, (tmp_path / "up.log").read_text()
+        assert proc.wait(timeout=READY_CEILING_S) == 0, (tmp_path / "up.log").read_text()
         _wait_gone(children, _ports(health))
     finally:
         if proc.poll() is None:
@@ -101,7 +103,7 @@ def test_children_exit_on_their_own_when_up_is_killed(tmp_path: Path) -> None:
         health = _wait_health(port)
         children = [child.pid for child in psutil.Process(proc.pid).children(recursive=True)]
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        proc.wait(timeout=READY_CEILING_S)
         _wait_gone(children, _ports(health) + [port])
     finally:
         if proc.poll() is None:
@@ -116,16 +118,16 @@ def test_other_commands_find_the_running_stack_and_a_second_up_refuses_in_one_li
         env["BEARWATCH_HTTP_PORT"] = str(port)
         logs_before = sorted(p.name for p in (tmp_path / "var" / "logs").iterdir())
         second = subprocess.run([sys.executable, "-m", "monitor.cli", "up"], env=env, capture_output=True,
-                                timeout=120)
+                                timeout=240)
         err = second.stderr.decode()
         assert second.returncode == 2, err
         assert "already running" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 3, err
         assert sorted(p.name for p in (tmp_path / "var" / "logs").iterdir()) == logs_before
         shown = subprocess.run([sys.executable, "-m", "monitor.cli", "windows", "show", "-k", "AAPL", "--json"],
-                               env=env, capture_output=True, timeout=120)
+                               env=env, capture_output=True, timeout=240)
         assert shown.returncode == 0, shown.stderr.decode()
         assert b"no Redis configured" not in shown.stderr
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        proc.wait(timeout=READY_CEILING_S)
     assert not (tmp_path / "var" / "run" / "up.json").exists(), "up must remove its state file on exit"

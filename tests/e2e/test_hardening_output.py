@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _bearwatch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BEARWATCH_")}
     return subprocess.run([sys.executable, "-m", "monitor.cli", *args], env={**clean, **env}, capture_output=True,
-                          text=True, timeout=120, cwd=ROOT)
+                          text=True, timeout=240, cwd=ROOT)
 
 
 @pytest.mark.parametrize(("url", "secret"), [

@@ -34,6 +34,7 @@ from dashboards.catalog import Query, load_all, queries
 from monitor.kafka import ensure_topics
 from monitor.settings import Settings, WebhookTarget
 from monitor.stack.process import free_port
+from tests.support.ceilings import READY_CEILING_S
 from tests.support.web_fixtures import BURST_TICKER, burst_rules_file, feed_worker, produce
 from tests.worker_fixtures import running_worker, tiny_model_dir, worker_env  # noqa: F401 - fixture
 
@@ -93,14 +94,16 @@ def running_prometheus(tmp_path: Path, targets: dict[str, int]) -> Iterator[str]
                              "--log.level=warn"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + READY_CEILING_S  # a ceiling for a loaded machine, not a speed check
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1):
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=5):
                     break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError((tmp_path / "prometheus.log").read_text()[-2000:]) from None
+                    raise AssertionError(f"awaited Prometheus {url}/-/ready for {READY_CEILING_S:g} s "
+                                         f"(exit status {proc.poll()}); its log:\n"
+                                         + (tmp_path / "prometheus.log").read_text()[-2000:]) from None
                 time.sleep(0.2)
         yield url
     finally:
@@ -157,7 +160,7 @@ def substitute(expr: str) -> str:
 
 
 def http_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(url, timeout=60) as response:
         return json.loads(response.read())
 
 
@@ -184,7 +187,7 @@ def all_queries() -> list[Query]:
 
 
 async def poll_until_every_query_has_series(prometheus: str, expressions: list[Query],
-                                            timeout_s: float = 60) -> list[str]:
+                                            timeout_s: float = 240) -> list[str]:
     """Re-run every query until all return series (metrics appear as events happen); the empty ones at the end."""
     empty: list[str] = []
     deadline = time.monotonic() + timeout_s

@@ -48,7 +48,7 @@ def _run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
     import os
 
     return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=60)
+                          env={**os.environ, **env}, timeout=240)
 
 
 def test_cli_prints_one_line_for_a_bad_setting() -> None:

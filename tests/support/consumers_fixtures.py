@@ -24,6 +24,7 @@ from aiohttp import web
 
 from consumers.registry import EngineConfig, FeedConfig, HostPolicy, Registry
 from monitor.schemas import Story, decode
+from tests.support.ceilings import READY_CEILING_S
 
 
 @dataclass
@@ -239,7 +240,8 @@ def registry_for(
     )
 
 
-async def read_stories(bootstrap: str, topic: str, expected: set[str], timeout_s: float = 15.0) -> list[Story]:
+async def read_stories(bootstrap: str, topic: str, expected: set[str],
+                       timeout_s: float = READY_CEILING_S) -> list[Story]:
     """Every story in ``topic`` from the beginning, read until the ids in ``expected`` have all arrived or
     ``timeout_s`` has passed. In arrival order, duplicates included; the key must equal the story id."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -256,7 +258,7 @@ async def read_stories(bootstrap: str, topic: str, expected: set[str], timeout_s
             partitions = consumer.partitions_for_topic(topic)
             if not partitions:
                 await asyncio.sleep(0.2)
-        assert partitions, f"topic {topic} does not exist"
+        assert partitions, f"awaited topic {topic} on the broker for {timeout_s:g} s: it does not exist"
         consumer.assign([TopicPartition(topic, partition) for partition in partitions])
         await consumer.seek_to_beginning()
         stories: list[Story] = []

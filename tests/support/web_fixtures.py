@@ -22,6 +22,7 @@ from monitor.kafka import make_producer
 from monitor.schemas import ModelInfo, ScoredStory, SentimentScore, Story, TopicScore, encode
 from monitor.settings import Settings
 from monitor.windows import WindowStore
+from tests.support.ceilings import READY_CEILING_S
 
 TICKERS = ["AAPL", "MSFT", "JPM", "XOM", "TSLA", "NVDA", "BAC", "GS", "PFE", "KO", "WMT", "BA"]
 BURST_TICKER = "BEARX"
@@ -107,7 +108,7 @@ async def wait_for(check: Callable[[], Awaitable[Any]], timeout_s: float, what: 
         if result:
             return result
         await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    raise AssertionError(f"awaited {what} for {timeout_s:g} s")
 
 
 async def feed_worker(settings: Settings, redis_client: aioredis.Redis, stories: int = 200,
@@ -126,9 +127,10 @@ async def feed_worker(settings: Settings, redis_client: aioredis.Redis, stories:
         return (await store.window(scope, key, "24h", at=until, samples=False)).count >= expected
 
     await produce(settings, settings.topics.scored, negative_burst(burst, now))
-    await wait_for(lambda: counted("ticker", BURST_TICKER, burst), 90, f"{burst} burst stories in the windows")
+    await wait_for(lambda: counted("ticker", BURST_TICKER, burst), READY_CEILING_S,
+                   f"{burst} burst stories in the windows")
     raw = live_stories(stories, now)
     await produce(settings, settings.topics.raw, raw)
-    await wait_for(lambda: counted("market", "all", len(raw) + burst), 120,
+    await wait_for(lambda: counted("market", "all", len(raw) + burst), READY_CEILING_S,
                    f"{len(raw) + burst} stories in the market window")
     return now

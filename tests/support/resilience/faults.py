@@ -11,6 +11,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from tests.support.ceilings import READY_CEILING_S
 from tests.support.resilience.harness import Harness, HarnessConfig
 from tests.support.resilience.report import ScenarioResult
 from tests.support.resilience.steps import Size, finish, ready, resumed_after
@@ -45,7 +46,7 @@ async def broker_restart(workdir: Path, size: Size, *, drained: bool = True,
         for _ in range(size.faults):
             await asyncio.sleep(size.stream_s)
             if drained:
-                await h.drain(60)
+                await h.drain(READY_CEILING_S)
                 await h.alerts_handed_on()
             crash = await h.stop_server("kafka", kill=durable)
             served = set(await h.world.call(h.world.served))
@@ -55,7 +56,7 @@ async def broker_restart(workdir: Path, size: Size, *, drained: bool = True,
             await h.set_rate(size.rate)  # the publishers go on writing while the broker is down
             await asyncio.sleep(size.outage_s)
             restarted = await h.start_server("kafka")
-            recoveries.append(await resumed_after(h, restarted, 90))
+            recoveries.append(await resumed_after(h, restarted, READY_CEILING_S))
         await asyncio.sleep(size.stream_s)
         name = ("1 broker restart" if drained else "1s broker crash, SeaweedFS" if durable
                 else "1b broker crash, unsynced")
@@ -131,7 +132,7 @@ async def redis_restart(workdir: Path, size: Size, *, persist: bool = True) -> S
         await asyncio.sleep(size.outage_s)
         restarted = await h.start_server("redis")
         wiped = counted_before - await h.counted_after_restart(counted_before)  # markers that did not come back
-        resumed = await resumed_after(h, restarted, 90)
+        resumed = await resumed_after(h, restarted, READY_CEILING_S)
         await asyncio.sleep(size.stream_s)
         # Wiped and never served again after the restart (the items left their feed while the consumers could not
         # poll, or before the first poll after it): nothing can count them again.
@@ -197,7 +198,7 @@ async def worker_crash(workdir: Path, size: Size) -> ScenarioResult:
         for _ in range(size.faults):
             await asyncio.sleep(size.stream_s)
             killed = await h.kill("worker")
-            recoveries.append(await resumed_after(h, killed, 120))
+            recoveries.append(await resumed_after(h, killed, READY_CEILING_S))
         await asyncio.sleep(size.stream_s)
         result = await finish("3 worker crash", h, began, size)
         result.require(h.services["worker"].restarts >= size.faults, "the supervisor did not restart the worker")

@@ -29,6 +29,7 @@ from monitor.settings import Settings, TopicNames, load_settings
 from monitor.stack import EmbeddedStack
 from monitor.stack.process import free_port, port_open, wait_until
 from monitor.windows.layout import WindowKeys
+from tests.support.ceilings import READY_CEILING_S
 from tests.support.resilience.deployment import (
     CHANNEL,
     RULE_WINDOW_S,
@@ -243,7 +244,7 @@ class Harness:
             self._counted.update(sid for sid, hit in zip(chunk, found, strict=True) if hit)
         return {sid for sid in ids if sid in self._counted}
 
-    async def counted_after_restart(self, ids: set[str], timeout_s: float = 30.0) -> set[str]:
+    async def counted_after_restart(self, ids: set[str], timeout_s: float = READY_CEILING_S) -> set[str]:
         """:meth:`counted` once Redis answers again: the first call after a restart may meet a dead pooled
         connection, and :meth:`counted` reads an error as "not known to be counted"."""
         assert self.redis is not None
@@ -270,7 +271,7 @@ class Harness:
             await asyncio.sleep(0.5)
         return False
 
-    async def wait_ready(self, timeout_s: float = 90.0) -> bool:
+    async def wait_ready(self, timeout_s: float = READY_CEILING_S) -> bool:
         """Until the worker has counted a first handful of stories: the model is loaded, the group joined."""
         first = await self.world.call(lambda: self.world.write(6))
         ok = await self.wait_counted({item.id for item in first}, timeout_s)
@@ -320,7 +321,7 @@ class Harness:
         self.mark("settle timed out")
         return False
 
-    async def alerts_handed_on(self, quiet_s: float = 2.0, timeout_s: float = 30.0) -> bool:
+    async def alerts_handed_on(self, quiet_s: float = 2.0, timeout_s: float = READY_CEILING_S) -> bool:
         """Until every notification in bearwatch.alerts is in the Redis outbox (its enqueue marker exists) and
         no new one appeared for ``quiet_s``: nothing of the alert path is left only in the broker."""
         from alerts.delivery.notifier import notification_id

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from alerts.delivery.alertmanager import rfc3339
 from monitor.schemas import Alert, ScoredStory, Story, decode
+from tests.support.ceilings import READY_CEILING_S
 
 log = logging.getLogger(__name__)
 Identify = Callable[[bytes], tuple[str, Any]]
@@ -150,7 +151,7 @@ class TopicTap:
         return (f"{self.topic}: {len(self.seen)} ids, {self.messages} messages, epoch {self.epoch}, "
                 f"partitions {sorted(self.partitions)}, {self.errors} reconnects, {self.undecodable} undecodable")
 
-    async def _partitions(self, consumer: AIOKafkaConsumer, epoch: int, wait_s: float = 60.0) -> set[int]:
+    async def _partitions(self, consumer: AIOKafkaConsumer, epoch: int, wait_s: float = READY_CEILING_S) -> set[int]:
         deadline = time.monotonic() + wait_s
         while self.epoch == epoch and time.monotonic() < deadline:
             await asyncio.wait_for(consumer.topics(), 5)
