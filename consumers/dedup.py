@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT
 
 from consumers import minhash
 from monitor.schemas import Story
@@ -113,7 +114,7 @@ class Deduplicator:
                 keys = [f"{nd}of:{story.id}"] + [
                     f"{nd}b:{band}:{digest}" for band, digest in enumerate(minhash.band_hashes(values))
                 ]
-                args = [story.id, minhash.signature_hex(values), self.threshold, self.window_s, nd]
+                args: list[EncodableT] = [story.id, minhash.signature_hex(values), self.threshold, self.window_s, nd]
                 await self._script(keys=keys, args=args, client=pipe)
             results = await pipe.execute()
         assigned = {

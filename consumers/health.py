@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 
 @dataclass
@@ -90,7 +91,7 @@ class HealthStore:
         return IngestSummary.from_redis(await self.redis.hgetall(self.summary_key))
 
     async def record(self, health: FeedHealth) -> None:
-        mapping = {key: str(value) for key, value in asdict(health).items()}
+        mapping: dict[FieldT, EncodableT] = {key: str(value) for key, value in asdict(health).items()}
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(self.prefix + health.feed, mapping=mapping)
             pipe.sadd(self.index, health.feed)

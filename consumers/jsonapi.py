@@ -40,7 +40,7 @@ def parse_json_feed(body: bytes, mapping: JsonMapping | None, base: str = "") ->
         raise NotAFeed("not_a_feed", "JSON nested too deeply to be a news feed; refused") from None
     if mapping is not None:
         items = resolve(document, mapping.items)
-        fields = {
+        fields: dict[str, tuple[str, ...]] = {
             "title": (mapping.title,), "link": (mapping.link,), "date": (mapping.date,),
             "summary": (mapping.summary,) if mapping.summary else (), "id": (mapping.id,) if mapping.id else (),
             "tickers": (mapping.tickers,) if mapping.tickers else (), "lang": (mapping.lang,) if mapping.lang else (),

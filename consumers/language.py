@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 LANGUAGES = (
     "en pl de fr es it pt nl ru uk cs sk hu ro sv da no fi tr el bg hr sr sl lt lv et zh ja ko ar he fa hi id vi "
@@ -37,7 +38,7 @@ _lock = threading.Lock()
 _identifier = None
 
 
-def _model():  # type: ignore[no-untyped-def]
+def _model() -> Any:
     global _identifier
     if _identifier is None:
         with _lock:

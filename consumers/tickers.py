@@ -199,9 +199,10 @@ class TickerLinker:
             j += 1
             if j >= len(words) or j - i >= MAX_NAME_TOKENS:
                 break
-            node = node.get(lowered[j])
-            if node is None:
+            child = node.get(lowered[j])
+            if child is None:
                 break
+            node = child
         for entry, last in reversed(hits):
             if entry.shape_ok(words[i:last + 1]):
                 return entry, last

@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class ValidatorStore:
         if not validators:
             await self.redis.delete(key)
             return
-        mapping = {"url": url, "etag": validators.etag or "", "last_modified": validators.last_modified or ""}
+        mapping: dict[FieldT, EncodableT] = {
+            "url": url, "etag": validators.etag or "", "last_modified": validators.last_modified or ""}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=mapping)
             pipe.expire(key, self.ttl_s)

@@ -146,7 +146,7 @@ def check_dashboard(doc: Any) -> list[str]:
         problems.append(f"dashboard.uid {doc['uid']!r}: 1-40 letters, digits, '-' or '_'")
     if doc["schemaVersion"] < 36:
         problems.append(f"dashboard.schemaVersion {doc['schemaVersion']} predates datasource references by uid")
-    ids: list[int] = []
+    ids: list[Any] = []  # as found in the JSON: the duplicate check below counts only ints
     flat: list[dict[str, Any]] = []
     for index, panel in enumerate(doc["panels"]):
         where = f"panels[{index}]"

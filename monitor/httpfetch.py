@@ -212,7 +212,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, **options: object) -> None:
         super().__init__(trust_env=False, **options)  # type: ignore[arg-type]
         pool = self._pool
-        pool._network_backend = _GuardedBackend(pool._network_backend)  # type: ignore[attr-defined]
+        pool._network_backend = _GuardedBackend(pool._network_backend)
 
 
 def guarded_client(

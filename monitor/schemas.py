@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 SentimentLabel = Literal["negative", "neutral", "positive"]
 Scope = Literal["market", "topic", "ticker", "source", "entity"]

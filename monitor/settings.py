@@ -12,6 +12,7 @@ import difflib
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -204,7 +205,7 @@ def _shown(value: object) -> str:
     return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 1] + "…"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     loc = [str(part) for part in error.get("loc", ())]
     field = "__".join(loc) if loc else "settings"
     env = "BEARWATCH_" + field.upper()

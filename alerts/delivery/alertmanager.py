@@ -45,7 +45,7 @@ def _common(maps: list[dict[str, str]]) -> dict[str, str]:
 
 def build(alerts: list[Alert], receiver: str, external_url: str = "") -> dict[str, Any]:
     """One v4 body for a group of alerts of one rule and status."""
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "status": alert.status,
             "labels": dict(alert.labels),

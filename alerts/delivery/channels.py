@@ -83,7 +83,7 @@ class WebhookChannel:
         self.target = target
         self.private_addresses: PrivateMode = private_addresses
         self.name = target.name
-        self.kind = target.kind
+        self.kind: str = target.kind
         self._client = client
 
     def request(

@@ -17,10 +17,11 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+from redis.typing import EncodableT
 
 from alerts import metrics
 from monitor.schemas import Alert, decode
@@ -113,7 +114,7 @@ class Outbox:
     async def put(self, alert_json: str, nid: str, group: str, fingerprint: str, channels: list[str]) -> bool:
         """Add one notification to the channels' streams atomically; False if ``nid`` was already enqueued."""
         keys = [f"{self.root}:enq:{nid}", self.history_key, *(self.stream(c) for c in channels)]
-        args = [MARKER_TTL_S, HISTORY_SIZE, alert_json, nid, group, fingerprint, now_ms()]
+        args: list[EncodableT] = [MARKER_TTL_S, HISTORY_SIZE, alert_json, nid, group, fingerprint, now_ms()]
         return bool(await self._enqueue(keys=keys, args=args))
 
     async def hold_lease(self, channel: str, consumer: str, lease_ms: int) -> int:
@@ -138,7 +139,8 @@ class Outbox:
         return sorted(entries, key=lambda e: tuple(map(int, e.id.split("-"))))
 
     async def read_new(self, channel: str, consumer: str, count: int = 200) -> list[Entry]:
-        reply = await self.redis.xreadgroup(GROUP, consumer, {self.stream(channel): ">"}, count=count)
+        reply: list[Any] = cast(
+            list[Any], await self.redis.xreadgroup(GROUP, consumer, {self.stream(channel): ">"}, count=count))
         return await self._parse(channel, [row for _, rows in reply for row in rows])
 
     async def _parse(self, channel: str, rows: list[Any]) -> list[Entry]:

@@ -38,7 +38,7 @@ def _mrkdwn(text: str, limit: int = SECTION_MAX) -> dict[str, str]:
 
 
 def _headlines(alert: Alert, max_samples: int, title_max: int) -> str:
-    lines = []
+    lines: list[str] = []
     for sample in alert.samples[:max_samples]:
         label = _escape(clip(sample.title, title_max)).replace("|", "¦")
         target = _link_target(sample.url)

@@ -95,13 +95,13 @@ def detect_columns(columns: Iterable[str], explicit: Mapping[str, str | None] | 
             taken.add(found[name] or "")
     mapping = replace(ColumnMap(), **found)
     if explicit:
-        for name, column in explicit.items():
-            if column is not None and column not in available:
-                match = by_norm.get(_norm(column))
+        for name, wanted in explicit.items():
+            if wanted is not None and wanted not in available:
+                match = by_norm.get(_norm(wanted))
                 if match is None:
-                    raise MappingError(f"--map {name}={column}: no such column; the file has {', '.join(available)}")
-                column = match
-            mapping = replace(mapping, **{name: column})
+                    raise MappingError(f"--map {name}={wanted}: no such column; the file has {', '.join(available)}")
+                wanted = match
+            mapping = replace(mapping, **{name: wanted})
     if mapping.time is None:
         raise MappingError(f"no time column found among {', '.join(available)}: pass --map time=COLUMN")
     if mapping.title is None and mapping.summary is None:

@@ -72,7 +72,8 @@ class Step:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, n)
         if self._lines is not None:
-            self._lines.tick(self.completed, final=bool(self._lines.total_) and self.completed >= self._lines.total_)
+            total = self._lines.total_
+            self._lines.tick(self.completed, final=total is not None and total > 0 and self.completed >= total)
 
     def total(self, total: int | None) -> None:
         if self._progress is not None and self._task is not None:

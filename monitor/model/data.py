@@ -70,7 +70,7 @@ def _rows_from_file(path: Path) -> list[tuple[str, str]]:
 def _rows_from_hub(dataset_id: str, split: str) -> list[tuple[str, str]]:
     """Rows of a Hugging Face dataset; needs the optional ``datasets`` package and internet (or its cache)."""
     try:
-        import datasets  # type: ignore[import-not-found]
+        import datasets
     except ImportError:
         raise DataError(f"{dataset_id!r} looks like a Hugging Face dataset id, but the 'datasets' package is not "
                         "installed: pip install datasets, or pass a local CSV/JSONL file or folder") from None

@@ -98,7 +98,7 @@ def length_batches(lengths: np.ndarray, batch_size: int, exact: bool = False) ->
     order = np.argsort(lengths, kind="stable")
     if not exact:
         return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
-    batches = []
+    batches: list[np.ndarray] = []
     for length in np.unique(lengths):
         run = order[lengths[order] == length]
         batches.extend(run[start:start + batch_size] for start in range(0, len(run), batch_size))
@@ -213,7 +213,7 @@ class Engine:
         self._sent_index = [self.labels.sentiment.index(n) for n in ("positive", "neutral", "negative")]
         self._tokenizer = truncating_tokenizer(loaded.tokenizer, max_tokens)
         self._pad_id = int(loaded.tokenizer.pad_token_id or 0)
-        model = loaded.model
+        model: torch.nn.Module = loaded.model
         if self.device.type == "cuda":
             self.dtype = cuda_dtype(dtype)
             model = model.to(self.device, dtype=self.dtype)

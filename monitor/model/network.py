@@ -7,7 +7,7 @@ encoders trained around the first token, such as FinBERT).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -23,9 +23,9 @@ class TwoHeadClassifier(nn.Module):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS} (got {pooling!r})")
-        self.encoder = encoder
+        self.encoder: Any = encoder  # a Hugging Face model: config and methods the type checker cannot see
         self.pooling = pooling
-        hidden = int(encoder.config.hidden_size)
+        hidden = int(cast(Any, encoder).config.hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.topic_head = nn.Linear(hidden, n_topic)
         self.sentiment_head = nn.Linear(hidden, n_sentiment)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,16 +30,17 @@ def supports_packing(model: nn.Module) -> bool:
             and not getattr(config, "is_decoder", False) and hasattr(encoder, "embeddings"))
 
 
-def fused_qkv(attention: nn.Module) -> nn.Module:
+def fused_qkv(attention: Any) -> nn.Module:
     """One linear layer computing query, key and value side by side (built once, kept on the attention module).
 
     One product instead of three, and with row-wise int8 the shared input is quantised once; the integer product
-    over concatenated weights is exactly the three products side by side.
+    over concatenated weights is exactly the three products side by side. ``attention`` is a Hugging Face
+    self-attention module, whose sub-modules are attributes the type checker cannot see (hence ``Any``).
     """
-    fused = getattr(attention, "bw_fused_qkv", None)
+    fused: Any = getattr(attention, "bw_fused_qkv", None)
     if fused is not None:
         return fused
-    parts = (attention.query, attention.key, attention.value)
+    parts: tuple[Any, Any, Any] = (attention.query, attention.key, attention.value)
     if all(isinstance(p, RowInt8Linear) for p in parts):
         fused = copy.copy(parts[0])
         fused._buffers = dict(parts[0]._buffers)
@@ -72,7 +74,8 @@ def _groups(lengths: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor, in
 
 def packed_logits(model: nn.Module, id_lists: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """``(topic_logits, sentiment_logits)`` for token id lists (each non-empty), rows in input order."""
-    encoder = model.encoder  # type: ignore[attr-defined]
+    net: Any = model  # a TwoHeadClassifier over a Hugging Face BERT: attributes the type checker cannot see
+    encoder = net.encoder
     embeddings = encoder.embeddings
     lengths = [len(ids) for ids in id_lists]
     ids = torch.tensor([token for seq in id_lists for token in seq], dtype=torch.long)
@@ -101,5 +104,5 @@ def packed_logits(model: nn.Module, id_lists: Sequence[Sequence[int]]) -> tuple[
     pooled = hidden.new_empty((len(lengths), hidden.shape[-1]))
     for texts, rows, length in groups:
         block = hidden[rows].view(-1, length, hidden.shape[-1])
-        pooled[texts] = block[:, 0] if model.pooling == "cls" else block.mean(dim=1)  # type: ignore[attr-defined]
-    return model.topic_head(pooled), model.sentiment_head(pooled)  # type: ignore[attr-defined]
+        pooled[texts] = block[:, 0] if net.pooling == "cls" else block.mean(dim=1)
+    return net.topic_head(pooled), net.sentiment_head(pooled)

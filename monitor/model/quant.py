@@ -24,6 +24,10 @@ QMAX = 127.0
 class RowInt8Linear(nn.Module):
     """``nn.Linear`` with int8 weights (per output channel) and int8 activations (per row), fp32 in and out."""
 
+    weight_q: torch.Tensor  # buffers, declared for the type checker (nn.Module's __getattr__ is untyped)
+    weight_scale: torch.Tensor
+    bias: torch.Tensor
+
     def __init__(self, linear: nn.Linear) -> None:
         super().__init__()
         weight = linear.weight.detach().float()

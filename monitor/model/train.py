@@ -89,7 +89,8 @@ def load_sets(config: TrainConfig) -> dict[str, LabelledSet]:
 
 def _optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
     """AdamW without weight decay on biases and LayerNorm weights (the BERT recipe)."""
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, param in model.named_parameters():
         if param.requires_grad:
             (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)

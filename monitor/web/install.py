@@ -49,12 +49,14 @@ def install_web(app: faust.App, runtime: Any) -> tuple[SentimentGauges, StatusPa
                       stale_after_s=float(getattr(settings, "feeds_stale_after_s", 1800.0)))
     _drop_faust_index(app)
 
-    @app.page("/")
+    # The type: ignores below: Faust types page handlers with its own Request/Response; its aiohttp driver (the
+    # one Bearwatch runs) hands over aiohttp's web.Request and sends aiohttp's web.Response as they are.
+    @app.page("/")  # type: ignore[arg-type]
     async def status_html(_: Any, request: web.Request) -> web.Response:
         return web.Response(body=page.html(), content_type="text/html", charset="utf-8",
                             headers={"Cache-Control": "no-cache"})
 
-    @app.page("/api/status")
+    @app.page("/api/status")  # type: ignore[arg-type]
     async def status_json(_: Any, request: web.Request) -> web.Response:
         try:
             body = await asyncio.wait_for(page.status(), 10)

@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 from monitor.model.labels import TOPIC_LABELS
 from monitor.web.alert_source import FiringSource, no_alerts
 from monitor.windows import WindowStats, WindowStore, parse_span
+from monitor.windows.store import WindowRequest
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +123,11 @@ class SentimentGauges(Collector):
         longest = self.longest
         seen_topics = await store.keys_seen("topic", since=store.align(at) - longest)
         topics = list(dict.fromkeys([*self.topics, *sorted(seen_topics)]))[:MAX_TOPICS]
-        requests = [("market", "all", w, at) for w in self.windows]
+        requests: list[WindowRequest] = [("market", "all", w, at) for w in self.windows]
         requests += [("topic", topic, w, at) for topic in topics for w in self.windows]
         base = await store.windows(requests)
-        rows = [(s.scope, s.key, window, s) for (_, _, window, _), s in zip(requests, base, strict=True)]
+        # str(): every window here is one of self.windows' names; the request type also allows a timedelta.
+        rows = [(s.scope, s.key, str(window), s) for (_, _, window, _), s in zip(requests, base, strict=True)]
 
         tickers = await store.keys_seen("ticker", since=store.align(at) - longest)
         chosen: list[str] = []
@@ -133,9 +135,9 @@ class SentimentGauges(Collector):
             rank_at, rank_span = ranking_window(at, longest)
             ranking = await store.windows([("ticker", key, rank_span, rank_at) for key in sorted(tickers)])
             chosen = [stats.key for stats in rank_by_volume(ranking, self.top_tickers)]
-        ticker_requests = [("ticker", key, w, at) for key in chosen for w in self.windows]
+        ticker_requests: list[WindowRequest] = [("ticker", key, w, at) for key in chosen for w in self.windows]
         exact = await store.windows(ticker_requests) if ticker_requests else []
-        rows += [("ticker", key, window, stats) for (_, key, window, _), stats in zip(ticker_requests, exact,
+        rows += [("ticker", key, str(window), stats) for (_, key, window, _), stats in zip(ticker_requests, exact,
                                                                                       strict=True)]
 
         alerts = await self.firing()

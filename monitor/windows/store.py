@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -119,7 +119,7 @@ class WindowStore:
     async def windows(self, requests: Sequence[WindowRequest], *, samples: bool = False) -> list[WindowStats]:
         """Many windows in one pipeline (the detector reads every key and boundary of a batch at once)."""
         began = time.perf_counter()
-        plans: list[tuple[str, str, timedelta, datetime, list[tuple[int, int]]]] = []
+        plans: list[tuple[Scope, str, timedelta, datetime, list[tuple[int, int]]]] = []
         pipe = self.redis.pipeline(transaction=False)
         for scope, key, span, at in requests:
             _check_scope(scope)
@@ -133,10 +133,10 @@ class WindowStore:
         results: list[WindowStats] = []
         sample_reads: list[tuple[int, list[tuple[int, int]]]] = []
         offset = 0
-        for index, (scope, key, length, end_at, blocks) in enumerate(plans):
+        for index, (scope, key, window_span, end_at, blocks) in enumerate(plans):
             hashes = replies[offset : offset + len(blocks)]
             offset += len(blocks)
-            results.append(WindowStats.from_sums(scope, key, length, end_at, sum_buckets(hashes)))
+            results.append(WindowStats.from_sums(scope, key, window_span, end_at, sum_buckets(hashes)))
             if samples and results[-1].count:
                 sample_reads.append((index, [block for block, h in zip(blocks, hashes, strict=True) if h]))
         if sample_reads:
@@ -167,7 +167,9 @@ class WindowStore:
         """Known keys of a scope with their latest event time; only those active since ``since`` if given."""
         _check_scope(scope)
         low = "-inf" if since is None else to_ms(since)
-        rows = await self.redis.zrangebyscore(self.keys.known(scope), low, "+inf", withscores=True)
+        rows: list[tuple[bytes | str, float]] = cast(
+            list[tuple[bytes | str, float]],
+            await self.redis.zrangebyscore(self.keys.known(scope), low, "+inf", withscores=True))
         return {(m.decode() if isinstance(m, bytes) else m): from_ms(score) for m, score in rows}
 
     async def top(
@@ -217,7 +219,7 @@ class WindowStore:
 
     async def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest scored headlines by event time, newest first (id, title, url, topic, label, score)."""
-        members = await self.redis.zrevrange(self.keys.recent, 0, max(limit, 1) - 1)
+        members: list[bytes] = cast(list[bytes], await self.redis.zrevrange(self.keys.recent, 0, max(limit, 1) - 1))
         return [json.loads(m) for m in members]
 
     async def sample_stories(self, stats: WindowStats) -> list[Sample]:
