@@ -24,6 +24,7 @@ from monitor.settings import Settings
 from monitor.web import install_web
 from monitor.worker import capacity, metrics
 from monitor.worker.fetch_wait import shorten_fetch_wait
+from monitor.worker.log_reset import CHECK_INTERVAL_S, LogResetGuard
 from monitor.worker.publish import Outgoing, publish_all
 from monitor.worker.runtime import WorkerRuntime
 from monitor.worker.scoring import DeadLetter, RawRecord
@@ -133,6 +134,13 @@ def create_app(settings: Settings) -> faust.App:
                 continue
             await runtime.enqueue_notification(alert)
             metrics.MESSAGES_OUT.labels("notify").inc()
+
+    log_reset = LogResetGuard()
+
+    @app.timer(interval=CHECK_INTERVAL_S)
+    async def reread_recreated_logs() -> None:
+        """A memory broker that restarted numbers its logs from 0 again: re-read them (monitor.worker.log_reset)."""
+        await log_reset.check(app.consumer)
 
     @app.timer(interval=2.0)
     async def report_lag() -> None:

@@ -23,6 +23,9 @@ CONSUMER_LAG = Gauge("bearwatch_kafka_consumer_lag_messages", "Offset lag per to
 PUBLISH_RETRIES = Counter("bearwatch_worker_publish_retries_total",
                           "Micro-batch outputs sent again after a broker error, by what was sent", ["what"])
 REDIS_ERRORS = Counter("bearwatch_worker_redis_errors_total", "Redis calls that failed and were retried")
+LOG_RESETS = Counter("bearwatch_worker_log_resets_total",
+                     "Partitions re-read from their earliest offset because the broker's log went backwards "
+                     "(a memory-storage broker restarted; monitor/worker/log_reset.py)", ["topic"])
 
 #: Produce -> stage latency. The produce time is the Kafka timestamp of the story's ``news.raw`` record; the worker
 #: copies it onto the story's ``news.scored`` record (as Kafka Streams does), so the later stages see it too.
