@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
-import subprocess
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -21,23 +19,12 @@ import redis.asyncio as aioredis
 
 from monitor.kafka import ensure_topics
 from monitor.settings import Settings
+from tests.support.browser import CHROMIUM, chromium
 from tests.support.web_fixtures import BURST_TICKER, TICKERS, burst_rules_file, feed_worker
 from tests.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage"]
-
-
-def chromium(tmp_path: Path, *args: str) -> str:
-    command = [CHROMIUM or "chromium", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
-    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace",
-                          timeout=240)
-    assert done.returncode == 0, f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
-    return done.stdout
 
 
 def fetch(url: str) -> bytes:
