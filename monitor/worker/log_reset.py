@@ -79,9 +79,10 @@ class LogResetGuard:
             if end is None:  # nothing fetched from this partition yet
                 continue
             reasons = went_backwards(end, self.ends.get(tp), read, committed)
-            self.ends[tp] = end
             if reasons:
-                found[tp] = reasons
+                found[tp] = reasons  # the highest high watermark is kept until the re-read: a fall stays visible
+            else:
+                self.ends[tp] = end
         stale = {tp: why for tp, why in found.items() if tp in self.suspect}
         self.suspect = {tp: why for tp, why in found.items() if tp not in stale}
         if stale:
@@ -104,6 +105,7 @@ class LogResetGuard:
                         "trying again in %.0f s", _names(stale), exc, CHECK_INTERVAL_S)
             return
         for tp in stale:
+            self.ends.pop(tp, None)
             metrics.LOG_RESETS.labels(tp.topic).inc()
         details = "; ".join(f"{tp.topic}[{tp.partition}]: {', '.join(why)}" for tp, why in stale.items())
         log.warning("the broker's log went backwards (a memory-storage broker restarted?): re-reading %d "
