@@ -14,22 +14,52 @@ so the race never happens with it).
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from monitor.kafka import ensure_topics
-from monitor.schemas import ScoredStory, decode, encode
+from monitor.kafka import ensure_topics, make_producer
+from monitor.schemas import ScoredStory, Story, decode, encode
 from monitor.settings import Settings
 from monitor.stack import EmbeddedStack
-from tests.test_worker_pipeline import make_stories, metric_value, produce
 from tests.worker_fixtures import running_worker
 
 pytestmark = pytest.mark.slow
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
+
+
+START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def make_stories(count: int, seed: int) -> list[Story]:
+    """``count`` distinct stories (ids ``story-<seed>-<i>``) over an hour of event time."""
+    return [Story(id=f"story-{seed}-{i}", source="reuters", title=f"Headline {i}: $AAPL shares move on news {seed}",
+                  published_at=START + timedelta(seconds=i % 3600), fetched_at=START + timedelta(seconds=i % 3600 + 30),
+                  tickers=["AAPL"]) for i in range(count)]
+
+
+async def produce(settings: Settings, stories: list[Story]) -> None:
+    producer = make_producer(settings.kafka_url or "")
+    await producer.start()
+    try:
+        for story in stories:
+            await producer.send(settings.topics.raw, encode(story), key=story.id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def metric_value(port: int, name: str) -> float:
+    """Sum of a metric's samples on the worker's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and not line.startswith("#"))
 
 
 @pytest.fixture
@@ -71,7 +101,7 @@ async def test_worker_reads_a_restarted_memory_broker_from_offset_0(
     after = make_stories(400, seed=32)
     log = tmp_path / "worker.log"
     with running_worker(settings, log, ready_timeout_s=300) as (proc, port):
-        await produce(settings, [(story.id.encode(), encode(story)) for story in backlog])
+        await produce(settings, backlog)
         # Wait until the worker is scoring (its buffers are then full): it is far behind a 5,000-story backlog.
         deadline = time.monotonic() + 300
         while await count_scored(settings) < 200:
@@ -81,7 +111,7 @@ async def test_worker_reads_a_restarted_memory_broker_from_offset_0(
         own_broker.servers["kafka"].proc.kill()  # type: ignore[union-attr]
         own_broker.restart("kafka")
         await ensure_topics(settings.kafka_url or "", settings)  # what the consumers' producer does on restart
-        await produce(settings, [(story.id.encode(), encode(story)) for story in after])
+        await produce(settings, after)
 
         wanted = {story.id for story in after}
         # A generous ceiling on the wait (the rejoin takes 6-10 s); the old code never scored them.
