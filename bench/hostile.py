@@ -46,7 +46,7 @@ async def _case(name: str) -> dict[str, Any]:
     from consumers.registry import EngineConfig, HostPolicy
     from monitor.httpfetch import guarded_client
     from monitor.settings import WebhookTarget
-    from tests.alerts_fixtures import make_alert
+    from tests.support.alerts_fixtures import make_alert
     from tests.support.consumers_fixtures import items, rss
     from tests.support.hostile_server import (
         billion_laughs_rss,

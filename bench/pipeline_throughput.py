@@ -57,7 +57,7 @@ from monitor.settings import Settings, load_settings  # noqa: E402
 from monitor.stack import EmbeddedStack  # noqa: E402
 from monitor.windows import WindowStore  # noqa: E402
 from monitor.worker import capacity  # noqa: E402
-from tests.worker_fixtures import running_worker  # noqa: E402
+from tests.support.worker_fixtures import running_worker  # noqa: E402
 
 console = Console()
 T0 = datetime(2024, 1, 2, 9, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from monitor.redact import install_log_redaction, redact_text, redact_url, remem
 from monitor.running import preflight
 from monitor.settings import SettingsError, load_settings, unknown_env_vars
 from monitor.windows.cli import MAX_SPAN
-from tests.alerts_fixtures import make_alert
+from tests.support.alerts_fixtures import make_alert
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -36,7 +36,7 @@ from monitor.settings import Settings, WebhookTarget
 from monitor.stack.process import free_port
 from tests.support.ceilings import READY_CEILING_S
 from tests.support.web_fixtures import BURST_TICKER, burst_rules_file, feed_worker, produce
-from tests.worker_fixtures import running_worker, tiny_model_dir, worker_env  # noqa: F401 - fixture
+from tests.support.worker_fixtures import running_worker, tiny_model_dir, worker_env  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
 PROMETHEUS = shutil.which("prometheus")

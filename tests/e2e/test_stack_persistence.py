@@ -20,7 +20,7 @@ from monitor.doctor import _kafka, _redis
 from monitor.settings import load_settings
 from monitor.stack import EmbeddedStack, StackError
 from monitor.windows import WindowStore
-from tests.windows_fixtures import T0, scored
+from tests.support.windows_fixtures import T0, scored
 
 NS = "persist"
 

@@ -25,7 +25,7 @@ from consumers.tickers import TickerLinker
 from monitor.httpfetch import HopPermit
 from monitor.retry import RETRY_AFTER_CEILING_S, parse_retry_after
 from monitor.settings import WebhookTarget
-from tests.alerts_fixtures import make_alert
+from tests.support.alerts_fixtures import make_alert
 from tests.support.consumers_fixtures import items, rss
 from tests.support.hostile_server import (
     HostileServer,

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.model.labels import TOPIC_LABELS
 from monitor.web.sentiment_gauges import WINDOW_METRICS, SentimentGauges
-from tests.windows_fixtures import make_store, scored  # noqa: F401 - fixture
+from tests.support.windows_fixtures import make_store, scored  # noqa: F401 - fixture
 
 TOP_N = 50
 

@@ -10,8 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from monitor.windows.cli import register
-from tests import windows_fixtures
-from tests.windows_fixtures import scored
+from tests.support import windows_fixtures
+from tests.support.windows_fixtures import scored
 
 make_store = windows_fixtures.make_store  # the fixture, shared with the alerts tests
 

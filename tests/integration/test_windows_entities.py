@@ -9,8 +9,8 @@ from prometheus_client import REGISTRY
 from monitor.backtest.index import SentimentIndex
 from monitor.schemas import ScoredStory
 from monitor.windows.writer import scope_keys
-from tests import windows_fixtures
-from tests.windows_fixtures import T0, scored
+from tests.support import windows_fixtures
+from tests.support.windows_fixtures import T0, scored
 
 make_store = windows_fixtures.make_store
 

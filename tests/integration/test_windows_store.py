@@ -12,8 +12,8 @@ from monitor.schemas import ScoredStory
 from monitor.windows import WindowStats, parse_span
 from monitor.windows.spans import cover, levels_for
 from monitor.windows.writer import scope_keys
-from tests import windows_fixtures
-from tests.windows_fixtures import T0, scored
+from tests.support import windows_fixtures
+from tests.support.windows_fixtures import T0, scored
 
 make_store = windows_fixtures.make_store  # the fixture, shared with the alerts tests
 

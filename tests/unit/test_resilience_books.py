@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import timedelta
 
 from tests.support.resilience.books import _choice_groups, _explainable, expected_counts
-from tests.windows_fixtures import scored
+from tests.support.windows_fixtures import scored
 
 
 def _explained(have: Counter, base: Counter, groups: list) -> bool:

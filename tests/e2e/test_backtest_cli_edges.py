@@ -10,7 +10,7 @@ from pathlib import Path
 
 from monitor.stack import EmbeddedStack
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.delivery import alertmanager, slack, teams
-from tests.alerts_fixtures import make_alert
+from tests.support.alerts_fixtures import make_alert
 
 SLACK_BLOCKS = {"section", "header", "context", "divider", "image", "actions", "rich_text"}
 TEXT_TYPES = {"plain_text", "mrkdwn"}

@@ -21,10 +21,10 @@ from monitor.kafka import ensure_topics
 from monitor.settings import Settings
 from tests.support.browser import CHROMIUM, chromium
 from tests.support.web_fixtures import BURST_TICKER, TICKERS, burst_rules_file, feed_worker
-from tests.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
+from tests.support.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def fetch(url: str) -> bytes:

@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 
 from alerts.detector import Detector
 from monitor.schemas import ScoredStory, alert_fingerprint
-from tests import windows_fixtures
-from tests.alerts_fixtures import T0, background, burst_rules, clock, run_detector, scored
+from tests.support import windows_fixtures
+from tests.support.alerts_fixtures import T0, background, burst_rules, clock, run_detector, scored
 
 make_store = windows_fixtures.make_store
 BURST_AT = timedelta(hours=24, minutes=10)

@@ -8,16 +8,7 @@ from pathlib import Path
 import pytest
 
 from alerts.rules import RuleError, load_rules, parse_rules
-
-VALID = """
-[[rule]]
-name = "chips"
-scope = "ticker"
-keys = ["NV*", "AMD"]
-window = "30m"
-negative_share_above = 0.5
-for = "5m"
-"""
+from tests.support.alerts_fixtures import VALID
 
 
 def test_shipped_rules_load_and_a_user_file_overrides_adds_and_disables(tmp_path: Path) -> None:

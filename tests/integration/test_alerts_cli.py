@@ -6,29 +6,16 @@ import asyncio
 import json
 from pathlib import Path
 
-import typer
 from typer.testing import CliRunner
 
-from alerts.cli import register
 from alerts.delivery import DeliveryPolicy, Notifier
 from alerts.lifecycle import Change, KeyState
 from alerts.state import AlertState
-from tests import alerts_fixtures
-from tests.alerts_fixtures import make_alert
-from tests.test_alerts_rules import VALID
+from tests.support import alerts_fixtures
+from tests.support.alerts_fixtures import VALID, cli_app, make_alert
 
 receiver = alerts_fixtures.receiver
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """bearwatch"""
-
-    register(app)
-    return app
+_app = cli_app
 
 
 async def _invoke(args: list[str], env: dict[str, str] | None = None):

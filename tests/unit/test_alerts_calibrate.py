@@ -16,8 +16,8 @@ from alerts.rules import RuleError, load_rules_file, parse_rules
 from monitor.backtest.engine import run_rules
 from monitor.backtest.events import episodes
 from monitor.schemas import ScoredStory
-from tests.test_alerts_cli import _app
-from tests.windows_fixtures import scored
+from tests.support.alerts_fixtures import cli_app as _app
+from tests.support.windows_fixtures import scored
 
 RULES = """
 [[rule]]

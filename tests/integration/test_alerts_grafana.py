@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from alerts.delivery import DeliveryPolicy, Notifier
-from tests.alerts_fixtures import make_alert
+from tests.support.alerts_fixtures import make_alert
 
 
 @pytest.fixture

@@ -11,13 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
+import typer
 from aiohttp import web
 
+from alerts.cli import register
 from alerts.detector import Detector
 from alerts.rules import Rule, parse_rules
 from monitor.schemas import Alert, Sample, ScoredStory, alert_fingerprint
 from monitor.windows import WindowStore
-from tests.windows_fixtures import T0, scored
+from tests.support.ceilings import READY_CEILING_S
+from tests.support.windows_fixtures import T0, scored
 
 BURST_RULE = """
 [[rule]]
@@ -191,18 +194,18 @@ class Receiver:
     def delivered(self) -> list[Received]:
         return [r for r in self.requests if 200 <= r.status < 300]
 
-    async def wait_for_requests(self, count: int, timeout_s: float = 10.0) -> None:
+    async def wait_for_requests(self, count: int, timeout_s: float = READY_CEILING_S) -> None:
         deadline = time.monotonic() + timeout_s
         while len(self.requests) < count:
             if time.monotonic() > deadline:
-                raise AssertionError(f"only {len(self.requests)} of {count} requests after {timeout_s}s")
+                raise AssertionError(f"awaited {count} requests for {timeout_s:g} s; got {len(self.requests)}")
             await asyncio.sleep(0.02)
 
-    async def wait_for(self, count: int, timeout_s: float = 10.0) -> None:
+    async def wait_for(self, count: int, timeout_s: float = READY_CEILING_S) -> None:
         deadline = time.monotonic() + timeout_s
         while len(self.delivered()) < count:
             if time.monotonic() > deadline:
-                raise AssertionError(f"only {len(self.delivered())} of {count} deliveries after {timeout_s}s")
+                raise AssertionError(f"awaited {count} deliveries for {timeout_s:g} s; got {len(self.delivered())}")
             await asyncio.sleep(0.02)
 
 
@@ -213,3 +216,27 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield server
     finally:
         await server.stop()
+
+
+# A valid rules file (the rules and CLI tests).
+VALID = """
+[[rule]]
+name = "chips"
+scope = "ticker"
+keys = ["NV*", "AMD"]
+window = "30m"
+negative_share_above = 0.5
+for = "5m"
+"""
+
+
+def cli_app() -> typer.Typer:
+    """The alerts and rules commands on a bare app, as ``bearwatch`` registers them."""
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """bearwatch"""
+
+    register(app)
+    return app

@@ -11,9 +11,9 @@ from alerts import metrics
 from alerts.detector import Detector
 from alerts.rules import parse_rules
 from monitor.backtest.engine import run_rules
-from tests import windows_fixtures
-from tests.alerts_fixtures import background, run_detector
-from tests.windows_fixtures import scored
+from tests.support import windows_fixtures
+from tests.support.alerts_fixtures import background, run_detector
+from tests.support.windows_fixtures import scored
 
 make_store = windows_fixtures.make_store
 RULES = """

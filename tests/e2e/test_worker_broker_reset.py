@@ -26,11 +26,11 @@ from monitor.kafka import ensure_topics, make_producer
 from monitor.schemas import ScoredStory, Story, decode, encode
 from monitor.settings import Settings
 from monitor.stack import EmbeddedStack
-from tests.worker_fixtures import running_worker
+from tests.support.worker_fixtures import running_worker
 
 pytestmark = pytest.mark.slow
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
 
 
 START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)

@@ -8,73 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import signal
-import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer
 
-from monitor.kafka import ensure_topics, make_producer
-from monitor.schemas import ScoredStory, Story, decode, encode
+from monitor.kafka import ensure_topics
+from monitor.schemas import ScoredStory, decode, encode
 from monitor.settings import Settings
 from monitor.windows import WindowStore
-from tests.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
+from tests.support.ceilings import READY_CEILING_S
+from tests.support.pipeline_fixtures import (
+    START,
+    make_stories,
+    metric_value,
+    produce,
+    read_topic,
+    wait_for,
+)
+from tests.support.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
-
-START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
-TICKERS = ["AAPL", "MSFT", "JPM", "XOM", "TSLA"]
-SOURCES = ["reuters", "cnbc", "ft"]
-
-
-def make_stories(count: int, seed: int = 7) -> list[Story]:
-    """``count`` stories spread over two hours of event time, in shuffled order."""
-    rng = random.Random(seed)
-    stories = []
-    for i in range(count):
-        at = START + timedelta(seconds=rng.randrange(0, 7200))
-        stories.append(Story(
-            id=f"story-{seed}-{i}", source=rng.choice(SOURCES),
-            title=f"Headline {i}: shares move on news {rng.random()}",
-            published_at=at, fetched_at=at + timedelta(seconds=30), tickers=rng.sample(TICKERS, rng.randint(0, 2)),
-            novelty=rng.choice([1.0, 0.5]),
-        ))
-    rng.shuffle(stories)
-    return stories
-
-
-async def produce(settings: Settings, payloads: Iterable[tuple[bytes, bytes]]) -> None:
-    producer = make_producer(settings.kafka_url or "")
-    await producer.start()
-    try:
-        for key, value in payloads:
-            await producer.send(settings.topics.raw, value, key=key)
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-async def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float = 90.0) -> list:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_url, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    records: list = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(records) < expected and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for part in batch.values():
-                records.extend(part)
-    finally:
-        await consumer.stop()
-    return records
 
 
 def expected_counts(scored: Iterable[ScoredStory]) -> Counter:
@@ -98,23 +56,6 @@ async def stored_counts(store: WindowStore, keys: Iterable[tuple[str, str]]) -> 
             if value:
                 counts[(scope, key, name)] = value
     return counts
-
-
-def metric_value(port: int, name: str) -> float:
-    """Sum of a metric's samples on the worker's /metrics."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name) and not line.startswith("#"))
-
-
-async def wait_for(check: Callable[[], object], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @pytest.fixture
@@ -150,7 +91,7 @@ async def test_every_story_is_scored_and_counted_once_even_when_redelivered(
             return (await store.window("market", "all", "24h", at=START + timedelta(hours=3), samples=False)).count \
                 >= 1000
 
-        await wait_for(all_counted, 60, "1,000 stories in the market window")
+        await wait_for(all_counted, READY_CEILING_S, "1,000 stories in the market window")
         assert await stored_counts(store, keys) == want
 
         # At-least-once redelivery: the same 1,000 stories again change no count.
@@ -160,7 +101,7 @@ async def test_every_story_is_scored_and_counted_once_even_when_redelivered(
         async def all_seen_as_duplicates() -> bool:
             return metric_value(port, "bearwatch_windows_duplicate_stories_total") >= 1000
 
-        await wait_for(all_seen_as_duplicates, 60, "the worker to see the 1,000 redelivered stories")
+        await wait_for(all_seen_as_duplicates, READY_CEILING_S, "the worker to see the 1,000 redelivered stories")
         assert await stored_counts(store, keys) == want
         seen_key = f"{settings.redis_namespace}:w:*"
         assert await redis_client.keys(seen_key), "window keys live under the test's namespace"
@@ -185,7 +126,7 @@ async def test_two_workers_then_one_killed_count_every_story_exactly_once(
             stats = await store.window("market", "all", "24h", at=START + timedelta(hours=3), samples=False)
             return stats.count >= 1000
 
-        await wait_for(all_counted, 120, "the surviving worker to count all 1,000 stories")
+        await wait_for(all_counted, READY_CEILING_S, "the surviving worker to count all 1,000 stories")
         scored = [decode(ScoredStory, r.value) for r in await read_topic(settings, settings.topics.scored, 1000)]
         by_id = {story.id: story for story in scored}
         assert set(by_id) == {story.id for story in stories}

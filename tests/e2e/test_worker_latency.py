@@ -24,9 +24,10 @@ from monitor.schemas import encode
 from monitor.settings import Settings
 from monitor.windows import WindowStore
 from monitor.worker.pace import BEHIND_AFTER_S, Pace
-from tests.test_status_page import CHROMIUM, chromium
-from tests.test_worker_pipeline import START, make_stories, metric_value, produce, read_topic, wait_for
-from tests.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
+from tests.support.browser import CHROMIUM, chromium
+from tests.support.ceilings import READY_CEILING_S
+from tests.support.pipeline_fixtures import START, make_stories, metric_value, produce, read_topic, wait_for
+from tests.support.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
 
 
 class Clock:
@@ -97,7 +98,7 @@ async def test_every_decided_story_is_timed_at_each_stage_and_health_says_whethe
             decided = metric_value(port, 'bearwatch_pipeline_latency_seconds_count{stage="decided"}')
             return counted.count >= 300 and decided >= 300
 
-        await wait_for(all_decided, 120, "300 stories counted in the windows and decided")
+        await wait_for(all_decided, READY_CEILING_S, "300 stories counted in the windows and decided")
         for stage in ("scored", "windowed", "decided"):
             assert metric_value(port, f'bearwatch_pipeline_latency_seconds_count{{stage="{stage}"}}') == 300, stage
         assert metric_value(port, 'bearwatch_event_loop_lag_seconds_count{service="worker"}') > 0
@@ -114,7 +115,7 @@ async def test_every_decided_story_is_timed_at_each_stage_and_health_says_whethe
         async def backlog_read_as_empty() -> bool:  # the lag is read from committed offsets every 2 s
             return _get(port, "/health")["pipeline"]["backlog_stories"] == 0
 
-        await wait_for(backlog_read_as_empty, 60, "the worker to read its consumer lag as 0")
+        await wait_for(backlog_read_as_empty, READY_CEILING_S, "the worker to read its consumer lag as 0")
         health = _get(port, "/health")
         assert health["behind"] is False and health["pipeline"]["seconds"] == 0, health
         assert health["pipeline"]["stages"]["decided"]["count"] == 300

@@ -23,7 +23,7 @@ from monitor.stack import EmbeddedStack
 pytestmark = pytest.mark.slow
 
 TERRA = "headlines/2022-05-02_to_2022-05-20_TerraLuna.csv"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -70,7 +70,7 @@ def backtest(args: list[str], env: dict[str, str]) -> str:
 
 def chromium(tmp_path: Path, *args: str) -> str:
     command = [CHROMIUM or "chromium", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
-    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=90)
+    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=240)
     assert done.returncode == 0, f"chromium failed ({done.returncode}): {done.stderr[-2000:]}"
     return done.stdout
 

@@ -15,6 +15,7 @@ import pytest
 
 from monitor.settings import Settings
 from monitor.stack.process import free_port
+from tests.support.ceilings import READY_CEILING_S
 
 
 def build_tiny_model(out: Path) -> Path:
@@ -68,7 +69,7 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_worker(settings: Settings, log_path: Path, ready_timeout_s: float = 60.0,
+def running_worker(settings: Settings, log_path: Path, ready_timeout_s: float = READY_CEILING_S,
                    **extra: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """A real ``bearwatch worker`` process; yields once its web server answers /health with the model loaded."""
     port = free_port()
@@ -101,4 +102,4 @@ def wait_worker_ready(proc: subprocess.Popen[bytes], port: int, log_path: Path, 
         except OSError:
             pass
         time.sleep(0.5)
-    raise AssertionError(f"worker not ready within {timeout_s} s:\n{log_path.read_text()[-3000:]}")
+    raise AssertionError(f"awaited the worker's /health for {timeout_s:g} s:\n{log_path.read_text()[-3000:]}")

@@ -14,8 +14,8 @@ import pytest
 
 from alerts.delivery import DeliveryPolicy, Notifier, verify
 from monitor.settings import WebhookTarget
-from tests import alerts_fixtures
-from tests.alerts_fixtures import Receiver, make_alert
+from tests.support import alerts_fixtures
+from tests.support.alerts_fixtures import Receiver, make_alert
 
 receiver = alerts_fixtures.receiver
 FAST = DeliveryPolicy(
@@ -192,7 +192,7 @@ async def test_a_crashed_notifier_loses_nothing_the_next_one_delivers(receiver, 
     receiver.behaviour = lambda i: (200, 0.0, {})
     second = notifier_for(receiver)
     async with running(second):
-        await receiver.wait_for(3, timeout_s=5)  # after the 1 s lease ran out
+        await receiver.wait_for(3)  # after the 1 s lease ran out
     starts = [a["startsAt"] for r in receiver.delivered() for a in r.json()["alerts"]]
     assert starts == ["2024-05-01T09:00:00Z", "2024-05-01T09:01:00Z", "2024-05-01T09:02:00Z"]
     await first.close()
