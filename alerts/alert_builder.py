@@ -8,7 +8,7 @@ byte-identical alert in the live pipeline, a replay and the backtest. The number
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from alerts.annotations import render
 from alerts.rules import Rule
@@ -33,7 +33,7 @@ def build_alert(rule: Rule, key: str, row: Mapping[str, Any], samples: Sequence[
                 boundary_s: int) -> Alert:
     """The Alert for a ``fire``, ``repeat`` or ``resolve`` evaluated at ``boundary_s``; ``row`` is
     ``Measures.row(i)`` at that boundary."""
-    status = "resolved" if transition.action == "resolve" else "firing"
+    status: Literal["firing", "resolved"] = "resolved" if transition.action == "resolve" else "firing"
     starts_ms = transition.starts_at_ms if transition.starts_at_ms is not None else boundary_s * 1000
     chosen = alert_samples(samples)
     window = rule.all_windows[int(row["window"])]
@@ -73,7 +73,7 @@ def build_alert(rule: Rule, key: str, row: Mapping[str, Any], samples: Sequence[
     if transition.action == "repeat":
         annotations["repeat"] = "true"
     return Alert(
-        fingerprint=alert_fingerprint(rule.name, rule.scope, key),  # type: ignore[arg-type]
+        fingerprint=alert_fingerprint(rule.name, rule.scope, key),
         status=status,
         rule=rule.name,
         scope=rule.scope,  # type: ignore[arg-type]

@@ -118,7 +118,7 @@ def calibrate(rules: Sequence[Rule], stories: Sequence[ScoredStory], target_per_
                 chosen, worst, worst_key, total = threshold, rate, top_key, sum(per_key.values())
                 break
         met = chosen is not None
-        threshold = chosen if met else max(grid)
+        threshold = chosen if chosen is not None else max(grid)  # i.e. if met
         out_rules.append(rule.model_copy(update={"surprise_above": threshold}))
         report.append(Calibrated(rule.name, rule.surprise_above, threshold, worst, worst_key, total, met,
                                  "" if met else "budget not met even at the highest threshold", rates))

@@ -31,6 +31,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 import redis.asyncio as aioredis
@@ -154,8 +155,9 @@ class Detector:
     async def _candidates(self, rule: Rule, touched: set[tuple[str, str]], start: int) -> list[str]:
         """Keys to evaluate: touched, active inside the longest window, or live."""
         longest = max(window_seconds(rule, self.step))
-        rows = await self.redis.zrangebyscore(self.store.keys.known(rule.scope), (start - longest - self.step) * 1000,
-                                              "+inf")
+        # members only (no withscores), so not the scored-tuple variants of redis's return type
+        rows = cast("list[bytes | str]", await self.redis.zrangebyscore(
+            self.store.keys.known(rule.scope), (start - longest - self.step) * 1000, "+inf"))
         keys = {(m.decode() if isinstance(m, bytes) else m) for m in rows}
         keys |= {key for scope, key in touched if scope == rule.scope}
         keys |= await self.state.live_keys(rule.name)

@@ -85,8 +85,9 @@ class SeriesReader:
             hours = {h: r for h, r in cache.hours.rows.items() if hours_from // HOUR * HOUR <= h < hour_hi}
             minutes = ({m: r for m, r in cache.minutes.rows.items() if minutes_from <= m < end}
                        if minutes_from is not None else {})
-            if open_hours[i] is not None:
-                hours[hour_hi] = open_hours[i]  # type: ignore[assignment]
+            open_hour = open_hours[i]
+            if open_hour is not None:
+                hours[hour_hi] = open_hour
             out[key] = KeySeries(scope, key, self.step, Table.from_rows(minutes), Table.from_rows(hours))
         return out
 

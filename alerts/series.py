@@ -13,7 +13,7 @@ bucket-aligned range exactly: whole hours from the hour table, the part of an ho
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +43,7 @@ class Table:
         return cls(np.zeros(0, dtype=np.int64), np.zeros((0, len(FIELDS)), dtype=np.int64))
 
     @classmethod
-    def from_rows(cls, rows: dict[int, Sequence[int]]) -> Table:
+    def from_rows(cls, rows: Mapping[int, Sequence[int]]) -> Table:
         if not rows:
             return cls.empty()
         starts = np.array(sorted(rows), dtype=np.int64)

@@ -87,7 +87,8 @@ def _betacf(a: NDArray[np.float64], b: NDArray[np.float64], x: NDArray[np.float6
         if done.any():
             out[idx[done]] = h[done]
             keep = ~done
-            idx, a, b, x, qab, qap, qam, c, d, h = (v[keep] for v in (idx, a, b, x, qab, qap, qam, c, d, h))
+            idx = idx[keep]
+            a, b, x, qab, qap, qam, c, d, h = (v[keep] for v in (a, b, x, qab, qap, qam, c, d, h))
             if not idx.size:
                 return out
     out[idx] = h

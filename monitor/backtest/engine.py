@@ -138,7 +138,9 @@ def run_rules(rules: Sequence[Rule], stories: Sequence[ScoredStory], step: int, 
             _, changes = walk(KeyState(), points.tolist(), measures.condition.tolist(), end, step, timing)
             for change in changes:
                 row = measures_at(measures, change.boundary)
-                span = span_seconds(rule.all_windows[int(row["window"])], step)
+                window = row["window"]
+                assert window is not None  # Measures.row always sets it
+                span = span_seconds(rule.all_windows[int(window)], step)
                 chosen = samples.window((rule.scope, key), change.boundary - span, change.boundary)
                 alert = build_alert(rule, key, row, chosen, Transition(change.action, change.starts_at * 1000),
                                     change.boundary)
@@ -188,15 +190,15 @@ def could_hold(rule: Rule, data: KeySeries) -> bool:
 
 def _note(near: Closeness, key: str, measures: Measures) -> None:
     m = measures  # alerts.evaluate.Measures
-    near.evaluations += len(m.at)  # type: ignore[attr-defined]
-    if not len(m.at):  # type: ignore[attr-defined]
+    near.evaluations += len(m.at)
+    if not len(m.at):
         return
-    best = int(np.argmax(m.surprise))  # type: ignore[attr-defined]
-    if m.surprise[best] > near.max_surprise:  # type: ignore[attr-defined]
-        near.max_surprise = float(m.surprise[best])  # type: ignore[attr-defined]
-        near.max_surprise_key, near.max_surprise_at = key, int(m.at[best])  # type: ignore[attr-defined]
-    near.max_volume = max(near.max_volume, float(m.volume.max()))  # type: ignore[attr-defined]
-    near.max_negative = max(near.max_negative, float(m.negative.max()))  # type: ignore[attr-defined]
+    best = int(np.argmax(m.surprise))
+    if m.surprise[best] > near.max_surprise:
+        near.max_surprise = float(m.surprise[best])
+        near.max_surprise_key, near.max_surprise_at = key, int(m.at[best])
+    near.max_volume = max(near.max_volume, float(m.volume.max()))
+    near.max_negative = max(near.max_negative, float(m.negative.max()))
     near.without_history += int(((m.count > 0) & (m.history <= 0)).sum())
     positive = m.surprise > 0
     if positive.any():
@@ -204,4 +206,4 @@ def _note(near: Closeness, key: str, measures: Measures) -> None:
         order = np.lexsort((-surprise, at // 86400))
         days = (at // 86400)[order]
         firsts = order[np.r_[True, days[1:] != days[:-1]]]
-        near.peaks.extend((int(at[i]), key, float(surprise[i])) for i in firsts)  # type: ignore[attr-defined]
+        near.peaks.extend((int(at[i]), key, float(surprise[i])) for i in firsts)

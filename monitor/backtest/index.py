@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from monitor.schemas import ScoredStory
 from monitor.windows.spans import floor_to, from_ms, to_ms
@@ -127,4 +128,4 @@ class SentimentIndex:
             writer = csv.DictWriter(handle, fieldnames=COLUMNS)
             writer.writeheader()
             for row in rows:
-                writer.writerow({**row, "minute": row["minute"].isoformat()})  # type: ignore[union-attr]
+                writer.writerow({**row, "minute": cast(datetime, row["minute"]).isoformat()})
