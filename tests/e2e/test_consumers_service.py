@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from monitor.kafka import ensure_topics
 from monitor.settings import Settings
 from monitor.stack import EmbeddedStack
 from tests.support.ceilings import READY_CEILING_S as CEILING_S
+from tests.support.ceilings import wait_for as wait_for_ready
 from tests.support.consumers_fixtures import fast_engine, feed_server, items, read_stories, registry_for, rss
 
 
@@ -31,12 +32,9 @@ async def _settings(make_settings: Callable[..., Settings]) -> Settings:
     return built
 
 
-async def _wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"awaited {what} for {timeout_s:g} s"
-        await asyncio.sleep(0.05)
 
+
+wait_for = functools.partial(wait_for_ready, poll_s=0.05)  # brief states (stories outstanding mid-outage)
 
 def _ids(body: bytes, url: str, source: str) -> set[str]:
     """Story ids of a feed body, computed apart from the service (same normaliser, no HTTP, Kafka or Redis)."""
@@ -76,8 +74,8 @@ async def test_service_polls_good_and_bad_feeds_into_kafka_and_reports_health(
         service = IngestService(settings, registry_for(feeds, fast_engine(unhealthy_probe_s=0.3)), start_jitter_s=0)
         await service.start()
         try:
-            await _wait_for(lambda: len(server.hits_for("/down.xml")) >= 5, CEILING_S, "probes of the dead feed")
-            await _wait_for(lambda: len(server.hits_for("/top.xml")) >= 2, CEILING_S, "a second poll of the good feed")
+            await wait_for(lambda: len(server.hits_for("/down.xml")) >= 5, CEILING_S, "probes of the dead feed")
+            await wait_for(lambda: len(server.hits_for("/top.xml")) >= 2, CEILING_S, "a second poll of the good feed")
             async with httpx.AsyncClient() as client:
                 metrics = (await client.get(f"http://127.0.0.1:{service.port}/metrics")).text
                 health = (await client.get(f"http://127.0.0.1:{service.port}/health")).json()
@@ -119,18 +117,18 @@ async def test_broker_restart_mid_run_loses_no_polled_story(
         service = IngestService(settings, registry_for([feed], fast_engine(delivery_timeout_s=2.0)), start_jitter_s=0)
         await service.start(serve_http=False)
         try:
-            await _wait_for(lambda: service.producer.acknowledged >= 10, CEILING_S, "the first ten stories")
+            await wait_for(lambda: service.producer.acknowledged >= 10, CEILING_S, "the first ten stories")
             first_ten = _ids(rss(items(f"l{unique}", 10)), url, "Live")
             stored = await read_stories(settings.kafka_url or "", settings.topics.raw, first_ten)
             before = {story.id for story in stored}
             assert before == first_ten
             await asyncio.to_thread(stack.servers["kafka"].stop)
             server.set_body("/live.xml", rss(items(f"l{unique}", 30)))
-            await _wait_for(lambda: service.producer.outstanding == 20, CEILING_S,
+            await wait_for(lambda: service.producer.outstanding == 20, CEILING_S,
                             "new stories polled during the outage")
             await asyncio.sleep(1.0)  # at least one delivery round fails against the dead broker
             await asyncio.to_thread(stack.restart, "kafka")
-            await _wait_for(lambda: service.producer.acknowledged >= 30, CEILING_S, "re-sent stories acknowledged")
+            await wait_for(lambda: service.producer.acknowledged >= 30, CEILING_S, "re-sent stories acknowledged")
         finally:
             await service.stop()
     served = _ids(rss(items(f"l{unique}", 30)), url, "Live")
@@ -156,7 +154,7 @@ async def test_a_redis_outage_pauses_feeds_without_marking_them_unhealthy(
             service = IngestService(settings, registry_for(feeds, engine), start_jitter_s=0)
             await service.start()
             try:
-                await _wait_for(lambda: len(server.hits_for("/f0.xml")) >= 2, CEILING_S, "polls before the outage")
+                await wait_for(lambda: len(server.hits_for("/f0.xml")) >= 2, CEILING_S, "polls before the outage")
                 private.servers["redis"].stop()
                 await asyncio.sleep(4)  # several failed polls per feed: more than unhealthy_after
                 assert all(s.healthy and s.consecutive_failures == 0 for s in service.schedules.values())

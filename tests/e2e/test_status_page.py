@@ -20,8 +20,8 @@ import redis.asyncio as aioredis
 from monitor.kafka import ensure_topics
 from monitor.settings import Settings
 from tests.support.browser import CHROMIUM, chromium
-from tests.support.ceilings import READY_CEILING_S
-from tests.support.web_fixtures import BURST_TICKER, TICKERS, burst_rules_file, feed_worker, wait_for
+from tests.support.ceilings import READY_CEILING_S, wait_for
+from tests.support.web_fixtures import BURST_TICKER, TICKERS, burst_rules_file, feed_worker
 from tests.support.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow

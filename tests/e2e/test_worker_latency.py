@@ -25,8 +25,8 @@ from monitor.settings import Settings
 from monitor.windows import WindowStore
 from monitor.worker.pace import BEHIND_AFTER_S, Pace
 from tests.support.browser import CHROMIUM, chromium
-from tests.support.ceilings import READY_CEILING_S
-from tests.support.pipeline_fixtures import START, make_stories, metric_value, produce, read_topic, wait_for
+from tests.support.ceilings import READY_CEILING_S, wait_for
+from tests.support.pipeline_fixtures import START, make_stories, metric_value, produce, read_topic
 from tests.support.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
 
 

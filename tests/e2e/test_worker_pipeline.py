@@ -21,14 +21,13 @@ from monitor.kafka import ensure_topics
 from monitor.schemas import ScoredStory, decode, encode
 from monitor.settings import Settings
 from monitor.windows import WindowStore
-from tests.support.ceilings import READY_CEILING_S
+from tests.support.ceilings import READY_CEILING_S, wait_for
 from tests.support.pipeline_fixtures import (
     START,
     make_stories,
     metric_value,
     produce,
     read_topic,
-    wait_for,
 )
 from tests.support.worker_fixtures import running_worker, tiny_model_dir  # noqa: F401 - fixture
 

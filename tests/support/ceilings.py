@@ -7,4 +7,24 @@ A failing wait names what it awaited and for how long.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any
+
 READY_CEILING_S = 180.0
+
+
+async def wait_for(check: Callable[[], Any], timeout_s: float, what: str, poll_s: float = 0.5) -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy, and return that; past ``timeout_s`` fail
+    naming what was awaited. The one readiness poll of the suite, so every wait reads and fails the same way."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        await asyncio.sleep(poll_s)
+    raise AssertionError(f"awaited {what} for {timeout_s:g} s")

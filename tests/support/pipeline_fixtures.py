@@ -3,11 +3,10 @@ waiting for a condition with a ceiling (moved out of test_worker_pipeline, which
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer
@@ -73,11 +72,4 @@ def metric_value(port: int, name: str) -> float:
                if line.startswith(name) and not line.startswith("#"))
 
 
-async def wait_for(check: Callable[[], object], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 

@@ -8,13 +8,10 @@ is known to be 100 % negative whatever the tiny random-weight model decides.
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -22,7 +19,7 @@ from monitor.kafka import make_producer
 from monitor.schemas import ModelInfo, ScoredStory, SentimentScore, Story, TopicScore, encode
 from monitor.settings import Settings
 from monitor.windows import WindowStore
-from tests.support.ceilings import READY_CEILING_S
+from tests.support.ceilings import READY_CEILING_S, wait_for
 
 TICKERS = ["AAPL", "MSFT", "JPM", "XOM", "TSLA", "NVDA", "BAC", "GS", "PFE", "KO", "WMT", "BA"]
 BURST_TICKER = "BEARX"
@@ -101,14 +98,6 @@ async def produce(settings: Settings, topic: str, messages: Iterable[Message]) -
         await producer.stop()
 
 
-async def wait_for(check: Callable[[], Awaitable[Any]], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"awaited {what} for {timeout_s:g} s")
 
 
 async def feed_worker(settings: Settings, redis_client: aioredis.Redis, stories: int = 200,
