@@ -14,8 +14,8 @@ from alerts.annotations import render
 from alerts.rules import Rule
 from alerts.state import Transition
 from alerts.surprise import surprise_to_z
-from monitor.schemas import Alert, Sample, alert_fingerprint
-from monitor.windows.spans import format_span, from_ms
+from monitor.ground.contracts import Alert, Sample, alert_fingerprint
+from monitor.stages.windows.spans import format_span, from_ms
 
 MAX_SAMPLES = 5
 

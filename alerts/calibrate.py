@@ -23,9 +23,9 @@ from alerts.evaluate import change_points, evaluate
 from alerts.lifecycle import KeyState, walk
 from alerts.rules import Rule
 from alerts.series import series_from_stories
-from monitor.schemas import ScoredStory
-from monitor.windows.spans import format_span, from_ms, to_ms
-from monitor.windows.writer import scope_keys
+from monitor.ground.contracts import ScoredStory
+from monitor.stages.windows.spans import format_span, from_ms, to_ms
+from monitor.stages.windows.writer import scope_keys
 
 # 3 .. 20: never below one window in a thousand, however calm the history (a few weeks say little about the tails)
 GRID = tuple(round(3.0 + 0.25 * i, 2) for i in range(69))

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from monitor.cli_support import ConfigOption, console, fail, settings_or_exit
+from monitor.ground.cli_support import ConfigOption, console, fail, settings_or_exit
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
     from alerts.rules import Rule
-    from monitor.schemas import Alert
-    from monitor.settings import Settings
+    from monitor.ground.contracts import Alert
+    from monitor.ground.settings import Settings
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -113,7 +113,7 @@ def list_alerts(
 
 def sample_alert() -> Alert:
     """A clearly-labelled test alert with realistic numbers and headlines."""
-    from monitor.schemas import Alert, Sample, alert_fingerprint
+    from monitor.ground.contracts import Alert, Sample, alert_fingerprint
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     return Alert(
@@ -258,7 +258,7 @@ def check(
 def _rules_table(title: str, rules: list[Rule]) -> None:
     from rich.table import Table
 
-    from monitor.windows.spans import format_span
+    from monitor.stages.windows.spans import format_span
 
     table = Table(title=title)
     for column in ("name", "scope", "keys", "windows", "baseline", "min vol", "conditions", "for", "severity"):
@@ -317,10 +317,10 @@ def calibrate(
     from consumers.replay.infra import infrastructure
     from consumers.replay.progress import Bars
     from consumers.replay.readers import ReadError
-    from monitor.backtest.events import EventsError, event_windows, load_events
-    from monitor.backtest.runner import BacktestOptions, run_backtest
-    from monitor.model.modeldir import ModelDirError
-    from monitor.stack import StackError
+    from monitor.ground.stack import StackError
+    from monitor.history.events import EventsError, event_windows, load_events
+    from monitor.history.runner import BacktestOptions, run_backtest
+    from monitor.stages.model.modeldir import ModelDirError
 
     settings = settings_or_exit(config, attach_running=False)
     if not file.is_file():

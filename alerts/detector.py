@@ -44,9 +44,9 @@ from alerts.reader import SeriesReader
 from alerts.rules import Rule
 from alerts.series import KeySeries
 from alerts.state import AlertState, Decision, Transition
-from monitor.schemas import Alert, Sample, alert_fingerprint
-from monitor.windows import WindowStore
-from monitor.windows.spans import floor_to, from_ms, to_ms
+from monitor.ground.contracts import Alert, Sample, alert_fingerprint
+from monitor.stages.windows import WindowStore
+from monitor.stages.windows.spans import floor_to, from_ms, to_ms
 
 log = logging.getLogger(__name__)
 MAX_BOUNDARIES = 0  # 0 = evaluate every boundary of a jump (cheap: change points only); N = only the last N

@@ -34,8 +34,8 @@ from alerts.series import NEG, NV, NVN, NVS, KeySeries, Table, share
 from alerts.series import N as COUNT
 from alerts.series import N as N_COUNT
 from alerts.surprise import nb_expected, nb_surprise
-from monitor.windows.layout import MICRO
-from monitor.windows.spans import HOUR, span_seconds
+from monitor.stages.windows.layout import MICRO
+from monitor.stages.windows.spans import HOUR, span_seconds
 
 Int = NDArray[np.int64]
 Float = NDArray[np.float64]

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 
 from alerts.series import FIELDS, KeySeries, Table
-from monitor.windows.layout import WindowKeys
-from monitor.windows.spans import HOUR
+from monitor.stages.windows.layout import WindowKeys
+from monitor.stages.windows.spans import HOUR
 
 MAX_CACHED_KEYS = 4096
 KEEP_S = 7 * 86400

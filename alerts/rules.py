@@ -18,8 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alerts.annotations import check_template
-from monitor.windows.layout import SCOPES
-from monitor.windows.spans import SpanError, format_span, parse_span
+from monitor.stages.windows.layout import SCOPES
+from monitor.stages.windows.spans import SpanError, format_span, parse_span
 
 # Scopes a rule may watch: those the windows write, plus ``entity`` (organisation names), which may not be written
 # yet by an older window store; a rule on a scope without keys simply never fires.

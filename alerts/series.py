@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from monitor.schemas import ScoredStory
-from monitor.windows.layout import MICRO
-from monitor.windows.spans import HOUR, to_ms
+from monitor.ground.contracts import ScoredStory
+from monitor.stages.windows.layout import MICRO
+from monitor.stages.windows.spans import HOUR, to_ms
 
 # Column order of every table: count, negatives, score sum, novelty, novelty of negatives, novelty x score (the
 # last three in millionths), as the Redis bucket hash fields n, neg, ss, nv, nvn, nvs.
@@ -94,7 +94,7 @@ def hours_of(minutes: Table) -> Table:
 
 
 def story_row(story: ScoredStory) -> tuple[int, ...]:
-    """One story's contribution to its buckets, with the rounding ``monitor.windows.writer.encode_story`` uses."""
+    """One story's contribution to its buckets, rounded as ``monitor.stages.windows.writer.encode_story`` does."""
     score, novelty = story.sentiment.score, story.novelty
     negative = story.sentiment.label == "negative"
     nv = round(novelty * MICRO)

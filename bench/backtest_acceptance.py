@@ -42,7 +42,7 @@ def run_backtest(path: Path, extra: list[str], out: Path, cache: Path, run_id: s
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEARWATCH_")}
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "BEARWATCH_VAR_DIR": str(out.parent / "var")})
     began = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "monitor.cli", "backtest", str(path), *extra, "--quiet",
+    done = subprocess.run([sys.executable, "-m", "monitor.shell.cli", "backtest", str(path), *extra, "--quiet",
                            "--out", str(out), "--run-id", run_id, "--cache", str(cache)],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.monotonic() - began

@@ -3,7 +3,7 @@
 1. ``scored``: scores already in the score cache (``--cache``), run cache empty: read, de-duplicate, look up the
    scores, evaluate (what a first run costs once the model has scored the texts);
 2. ``cached``: the same command again: the run cache holds the scored stories, only the detector runs;
-3. ``evaluator``: the detector alone (``monitor.backtest.engine.run_rules`` on the scored stories, in process).
+3. ``evaluator``: the detector alone (``monitor.history.engine.run_rules`` on the scored stories, in process).
 
 Not a test: run by hand. A cold score cache makes step 1 model-bound (minutes on a CPU); pass the cache a previous
 backtest filled (default ``var/cache/scores.sqlite``). Writes ``bench/results/backtest_speed.json``.
@@ -32,7 +32,7 @@ def backtest(path: Path, extra: list[str], out: Path, cache: Path, var: Path) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEARWATCH_")}
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "BEARWATCH_VAR_DIR": str(var)})
     began = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "monitor.cli", "backtest", str(path), *extra, "--quiet", "--out",
+    done = subprocess.run([sys.executable, "-m", "monitor.shell.cli", "backtest", str(path), *extra, "--quiet", "--out",
                            str(out), "--cache", str(cache)], cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.monotonic() - began
     if done.returncode != 0:
@@ -66,8 +66,8 @@ def main() -> None:
             print(name, json.dumps(results[name]))
         sys.path.insert(0, str(ROOT))
         from alerts.rules import load_rules
-        from monitor.backtest.engine import run_rules
-        from monitor.backtest.run_cache import RunCache
+        from monitor.history.engine import run_rules
+        from monitor.history.run_cache import RunCache
 
         entries = sorted((work / "runs").glob("*.pkl"))
         stored = RunCache(work / "runs").get(entries[0].stem) if entries else None

@@ -3,7 +3,7 @@
 Each of ``--texts`` validation texts is scored alone, then again among ``--mates`` random others; the table counts
 the texts whose topic or sentiment label changed and the largest probability move. Paths:
 
-- ``int8 rows`` (the CPU default): row-wise int8 (:mod:`monitor.model.quant`) with exact-length batches, so a
+- ``int8 rows`` (the CPU default): row-wise int8 (:mod:`monitor.stages.model.quant`) with exact-length batches, so a
   text's forward pass is the same computation whatever its batch-mates: expect 0 flips and moves ~1e-7;
 - ``int8 dynamic`` (legacy, ``--dynamic``): torch's dynamic quantisation picks one activation scale per micro-batch,
   so near-ties flip;
@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from monitor.model.data import DEFAULT_SENTIMENT, load_split  # noqa: E402
-from monitor.model.engine import Engine  # noqa: E402
-from monitor.settings import Settings  # noqa: E402
+from monitor.ground.settings import Settings  # noqa: E402
+from monitor.stages.model.data import DEFAULT_SENTIMENT, load_split  # noqa: E402
+from monitor.stages.model.engine import Engine  # noqa: E402
 
 
 def flips(engine: Engine, texts: list[str], n: int, mates: int) -> dict[str, float]:
@@ -54,7 +54,7 @@ def flips(engine: Engine, texts: list[str], n: int, mates: int) -> dict[str, flo
 
 REUTERS = ROOT.parent / "shared" / "data" / "headlines" / \
     "reuters_ticker_news_2011-07-06_to_2011-10-31_US_downgrade_EU_debt.csv"
-CHUNK = 256  # monitor.backtest.runner.SCORE_BATCH
+CHUNK = 256  # monitor.history.runner.SCORE_BATCH
 
 
 def reuters_texts(n: int) -> list[str]:

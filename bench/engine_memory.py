@@ -1,4 +1,4 @@
-"""RSS of the inference engine over many small calls, with and without ``malloc_trim`` (monitor.model.memory).
+"""RSS of the inference engine over many small calls, with and without ``malloc_trim`` (monitor.stages.model.memory).
 
 The worker scores micro-batches of 1-32 headlines, each padded to its own length, for days. This runs the same
 call pattern in two fresh processes (trimming off / on, everything else equal, ``MALLOC_ARENA_MAX=2`` as the
@@ -28,9 +28,9 @@ def _rss_mb() -> float:
 
 def child(trim_interval_s: float, calls: int, every: int) -> None:
     """Score ``calls`` random micro-batches; print one JSON line per report."""
-    from monitor.model.data import DEFAULT_SENTIMENT, load_split
-    from monitor.model.engine import Engine
-    from monitor.settings import Settings
+    from monitor.ground.settings import Settings
+    from monitor.stages.model.data import DEFAULT_SENTIMENT, load_split
+    from monitor.stages.model.engine import Engine
 
     texts = load_split(DEFAULT_SENTIMENT, "sentiment", "valid").texts
     settings = Settings(cpu_threads=1)

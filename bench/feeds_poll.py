@@ -107,8 +107,8 @@ async def measure(conditional: bool, feeds: int, rounds: int, base: str) -> dict
     from consumers.service import redis_client
     from consumers.tickers import TickerLinker, Watchlist
     from consumers.validators import ValidatorStore
-    from monitor.kafka import ensure_topics
-    from monitor.settings import TopicNames, load_settings
+    from monitor.ground.kafka import ensure_topics
+    from monitor.ground.settings import TopicNames, load_settings
 
     tag = uuid.uuid4().hex[:8]
     settings = load_settings(
@@ -177,8 +177,8 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    from monitor.stack import EmbeddedStack
-    from monitor.stack.process import free_port, port_open, wait_until
+    from monitor.ground.stack import EmbeddedStack
+    from monitor.ground.stack.process import free_port, port_open, wait_until
 
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--feeds", str(args.feeds),

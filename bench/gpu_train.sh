@@ -32,7 +32,7 @@ IFS=';' read -ra JOBS <<< "$RECIPES"
 for job in "${JOBS[@]}"; do
   name=${job%%:*}; args=${job#*:}
   # shellcheck disable=SC2086
-  $PY -m monitor.model.train --base "$BASE" --base-name sentence-transformers/all-MiniLM-L6-v2 \
+  $PY -m monitor.stages.model.train --base "$BASE" --base-name sentence-transformers/all-MiniLM-L6-v2 \
       --sentiment-data "$SENT" --topic-data "$TOPIC" --out "$WORK/$name" --device "$DEVICE" --epochs "$EPOCHS" \
       --patience 2 --time-budget-minutes "$BUDGET_MIN" --overwrite $args $EXTRA > "$WORK/$name.log" 2>&1 &
 done
@@ -63,7 +63,7 @@ rm -rf "$WORK/best/checkpoint"
 if [ "${SOUP:-0}" = 1 ]; then
   # Greedy soup over every finished run, chosen on the dev split; replaces the best single run when it succeeds.
   mapfile -t RUNS < <(for job in "${JOBS[@]}"; do d="$WORK/${job%%:*}"; [ -f "$d/bearwatch.json" ] && echo "$d"; done)
-  if $PY -m monitor.model.soup --models "${RUNS[@]}" --out "$WORK/soup" --device "$DEVICE" 2>&1 \
+  if $PY -m monitor.stages.model.soup --models "${RUNS[@]}" --out "$WORK/soup" --device "$DEVICE" 2>&1 \
       | grep -v "Loading weights" | tee "$WORK/soup.log"; then
     rm -rf "$WORK/best" && mv "$WORK/soup" "$WORK/best"
   fi

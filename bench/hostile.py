@@ -44,8 +44,9 @@ async def _case(name: str) -> dict[str, Any]:
     from consumers.parse import parse_body, parse_body_async
     from consumers.politeness import HostGate
     from consumers.registry import EngineConfig, HostPolicy
-    from monitor.httpfetch import guarded_client
-    from monitor.settings import WebhookTarget
+    from monitor.ground.contracts import now_utc
+    from monitor.ground.httpfetch import guarded_client
+    from monitor.ground.settings import WebhookTarget
     from tests.support.alerts_fixtures import make_alert
     from tests.support.consumers_fixtures import items, rss
     from tests.support.hostile_server import (
@@ -111,7 +112,7 @@ async def _case(name: str) -> dict[str, Any]:
 
         watcher = asyncio.create_task(watch())
         parsed = await parse_body_async(body, content_type="application/rss+xml")
-        context = EntryContext(source="bench", feed="bench", fetched_at=__import__("monitor.schemas").schemas.now_utc())
+        context = EntryContext(source="bench", feed="bench", fetched_at=now_utc())
         built = await normalise_entries_async(parsed.entries, context, None)
         done.set()
         await watcher

@@ -26,7 +26,7 @@ from consumers.entities import story_entities  # noqa: E402
 from consumers.linking import build_linker  # noqa: E402
 from consumers.plaintext import html_to_text  # noqa: E402
 from consumers.tickers import TickerLinker, Watchlist  # noqa: E402
-from monitor.settings import Settings  # noqa: E402
+from monitor.ground.settings import Settings  # noqa: E402
 
 HEADLINES = ROOT.parent / "shared" / "data" / "headlines"
 LABELS = ROOT / "tests" / "support" / "data" / "linking_labels.tsv"

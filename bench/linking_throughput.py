@@ -26,7 +26,7 @@ from consumers.entities import story_entities  # noqa: E402
 from consumers.language import detect_language  # noqa: E402
 from consumers.linking import build_linker, table_path  # noqa: E402
 from consumers.plaintext import html_to_text  # noqa: E402
-from monitor.settings import Settings  # noqa: E402
+from monitor.ground.settings import Settings  # noqa: E402
 
 HEADLINES = ROOT.parent / "shared" / "data" / "headlines"
 GOAL = 5000

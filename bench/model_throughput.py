@@ -31,9 +31,9 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.model.data import DEFAULT_SENTIMENT, DEFAULT_TOPIC, load_split  # noqa: E402
-from monitor.model.engine import Engine, pick_device  # noqa: E402
-from monitor.model.modeldir import load_model_dir  # noqa: E402
+from monitor.stages.model.data import DEFAULT_SENTIMENT, DEFAULT_TOPIC, load_split  # noqa: E402
+from monitor.stages.model.engine import Engine, pick_device  # noqa: E402
+from monitor.stages.model.modeldir import load_model_dir  # noqa: E402
 
 
 def validation_texts(n: int, sentiment: str, topic: str) -> list[str]:
@@ -65,7 +65,7 @@ def add_speedups(rows: list[dict]) -> None:
 
 def naive_scorer(model_dir: Path, device: torch.device, dtype: torch.dtype, max_tokens: int) -> Callable:
     """Per text: the HF tokenizer's __call__, a forward pass, a softmax, a .cpu() sync. No batching."""
-    from monitor.text import clean_text
+    from monitor.ground.text import clean_text
 
     loaded = load_model_dir(model_dir)
     model = loaded.model.to(device, dtype=dtype).eval()

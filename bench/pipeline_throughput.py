@@ -4,7 +4,7 @@ Not a test: a measurement on the real stack (embedded Tansu + Valkey, real `bear
 shipped model). Phases of one run:
 
 1. bare (before): the engine alone scores the N story texts at the worker's settings (its torch thread budget
-   and its read batch: ``monitor.worker.capacity``), in calls of that size;
+   and its read batch: ``monitor.stages.worker.capacity``), in calls of that size;
 2. end to end: N stories are produced to `news.raw` first, then the worker drains them; the rate is counted from
    the first story in the Redis windows to the last (worker start-up excluded), with the worker's CPU seconds;
 3. bare (after): as 1, so the ratio is taken against the mean of two bare runs around the pipeline run, which
@@ -49,14 +49,14 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.kafka import ensure_topics, make_producer  # noqa: E402
-from monitor.model.data import DEFAULT_SENTIMENT, load_split  # noqa: E402
-from monitor.model.engine import Engine  # noqa: E402
-from monitor.schemas import Story, encode  # noqa: E402
-from monitor.settings import Settings, load_settings  # noqa: E402
-from monitor.stack import EmbeddedStack  # noqa: E402
-from monitor.windows import WindowStore  # noqa: E402
-from monitor.worker import capacity  # noqa: E402
+from monitor.ground.contracts import Story, encode  # noqa: E402
+from monitor.ground.kafka import ensure_topics, make_producer  # noqa: E402
+from monitor.ground.settings import Settings, load_settings  # noqa: E402
+from monitor.ground.stack import EmbeddedStack  # noqa: E402
+from monitor.stages.model.data import DEFAULT_SENTIMENT, load_split  # noqa: E402
+from monitor.stages.model.engine import Engine  # noqa: E402
+from monitor.stages.windows import WindowStore  # noqa: E402
+from monitor.stages.worker import capacity  # noqa: E402
 from tests.support.worker_fixtures import running_worker  # noqa: E402
 
 console = Console()

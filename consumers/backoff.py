@@ -12,14 +12,14 @@ import random
 from dataclasses import dataclass
 
 from consumers.registry import EngineConfig
-from monitor.retry import backoff_delay as shared_backoff
-from monitor.retry import parse_retry_after
+from monitor.ground.retry import backoff_delay as shared_backoff
+from monitor.ground.retry import parse_retry_after
 
 __all__ = ["FeedSchedule", "backoff_delay", "parse_retry_after"]
 
 
 def backoff_delay(failures: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
-    """Equal-jitter exponential backoff (the shared policy of :mod:`monitor.retry`)."""
+    """Equal-jitter exponential backoff (the shared policy of :mod:`monitor.ground.retry`)."""
     return shared_backoff(failures, base_s, cap_s, rng=rng)
 
 

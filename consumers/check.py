@@ -24,8 +24,8 @@ from consumers.reader import FeedRead, read_response
 from consumers.registry import EngineConfig, FeedConfig
 from consumers.tickers import TickerLinker
 from consumers.validators import Validators
-from monitor.redact import redact_text, redact_url
-from monitor.schemas import Story
+from monitor.ground.contracts import Story
+from monitor.ground.redact import redact_text, redact_url
 
 
 @dataclass

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from monitor.cli_support import ConfigOption, console, fail, settings_or_exit
+from monitor.ground.cli_support import ConfigOption, console, fail, settings_or_exit
 
 if TYPE_CHECKING:
     from consumers.registry import Registry
     from consumers.tickers import TickerLinker, Watchlist
-    from monitor.settings import Settings
+    from monitor.ground.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -154,7 +154,7 @@ async def _list(settings: Settings, registry: Registry) -> None:
     from rich.table import Table
 
     from consumers.health import HealthStore
-    from monitor.redact import redact_text
+    from monitor.ground.redact import redact_text
 
     client = aioredis.from_url(settings.redis_url or "")
     try:

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from redis.typing import EncodableT
 
 from consumers import minhash
-from monitor.schemas import Story
+from monitor.ground.contracts import Story
 
 _LUA = Path(__file__).with_name("neardup.lua").read_text(encoding="utf-8")
 

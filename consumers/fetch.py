@@ -1,6 +1,6 @@
 """One polite, bounded HTTP GET of a feed: conditional, size-capped, time-capped, with typed failures.
 
-The bounds themselves are the shared HTTP policy of :mod:`monitor.httpfetch` (decoded-size cap enforced while
+The bounds themselves are the shared HTTP policy of :mod:`monitor.ground.httpfetch` (decoded-size cap enforced while
 streaming, stacked encodings included; one total deadline; redirects followed by hand with an address check on
 every hop; the feed's own headers never sent to another host). This module adds what is particular to feeds:
 the host gate (politeness), conditional-GET validators, and the reading of statuses (304, 429/503 with
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from consumers.politeness import HostGate
 from consumers.registry import EngineConfig
 from consumers.validators import Validators
-from monitor.httpfetch import FetchFailure, FetchLimits, PrivateMode, exchange, guarded_client
-from monitor.redact import redact_url
-from monitor.retry import parse_retry_after
+from monitor.ground.httpfetch import FetchFailure, FetchLimits, PrivateMode, exchange, guarded_client
+from monitor.ground.redact import redact_url
+from monitor.ground.retry import parse_retry_after
 
 FetchError = FetchFailure  # one failure type for every outside request
 

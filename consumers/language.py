@@ -2,7 +2,7 @@
 
 Feeds mislabel their language (Polish headlines arrive from feeds tagged ``en-us``), and the sentiment model is
 English: a Polish headline scores as neutral and dilutes every share it counts in. So each story's ``lang`` is
-detected from its title and summary; the windows count only English stories (``monitor.windows.writer``).
+detected from its title and summary; the windows count only English stories (``monitor.stages.windows.writer``).
 
 Rules, tuned for precision on headlines (an English story wrongly marked foreign is lost to the windows):
 

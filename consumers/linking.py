@@ -15,7 +15,7 @@ from pathlib import Path
 from consumers.sec_table import SHARED_DIR, SecRow, default_table, load_table, snapshot_for, updated_dir
 from consumers.tickers import TickerLinker
 from consumers.watchlist import Watchlist
-from monitor.settings import Settings
+from monitor.ground.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""One entry in, one :class:`~monitor.schemas.Story` out: the single normalisation path of every source.
+"""One entry in, one :class:`~monitor.ground.contracts.Story` out: the single normalisation path of every source.
 
 Live feeds and the replay of historical files both call :func:`normalise_entry`, so a story gets the same id,
 text, URL, event time and tickers whichever way it arrived; that is what lets a replay reproduce a live run.
@@ -23,7 +23,7 @@ from consumers.language import detect_language
 from consumers.plaintext import CONTROL, html_to_text
 from consumers.tickers import TickerLinker
 from consumers.urls import canonical_url
-from monitor.schemas import Story
+from monitor.ground.contracts import Story
 
 MAX_TITLE_CHARS = 500
 MAX_SUMMARY_CHARS = 2000

@@ -34,8 +34,8 @@ from consumers.reader import read_response
 from consumers.registry import EngineConfig, FeedConfig
 from consumers.tickers import TickerLinker
 from consumers.validators import Validators, ValidatorStore
-from monitor.redact import redact_text, remember_secret
-from monitor.schemas import Story
+from monitor.ground.contracts import Story
+from monitor.ground.redact import redact_text, remember_secret
 
 log = logging.getLogger(__name__)
 ADMIT_CHUNK = 500

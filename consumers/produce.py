@@ -29,9 +29,9 @@ from redis.exceptions import RedisError
 from consumers.backoff import backoff_delay
 from consumers.dedup import Deduplicator
 from consumers.metrics import PRODUCE_QUEUE, PRODUCE_RETRIES, STORIES
-from monitor.kafka import KafkaUnavailable, ensure_topics, make_producer
-from monitor.schemas import Story, encode
-from monitor.settings import Settings
+from monitor.ground.contracts import Story, encode
+from monitor.ground.kafka import KafkaUnavailable, ensure_topics, make_producer
+from monitor.ground.settings import Settings
 
 log = logging.getLogger(__name__)
 

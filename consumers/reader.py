@@ -16,7 +16,7 @@ from consumers.normalise import EntryContext, Normalised, normalise_entries_asyn
 from consumers.parse import parse_body_async
 from consumers.registry import EngineConfig, FeedConfig
 from consumers.tickers import TickerLinker
-from monitor.schemas import now_utc
+from monitor.ground.contracts import now_utc
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from monitor.settings import Settings
+from monitor.ground.settings import Settings
 
 log = logging.getLogger(__name__)
 

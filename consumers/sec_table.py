@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from monitor.settings import PROJECT_ROOT, Settings
+from monitor.ground.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 TABLE_NAME = "company_tickers.json"

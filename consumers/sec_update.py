@@ -1,6 +1,6 @@
 """``bearwatch tickers update``: fetch the SEC's current company tickers table, keep it and a dated copy.
 
-The download goes through the one HTTP policy (:mod:`monitor.httpfetch`: size cap, total deadline, checked
+The download goes through the one HTTP policy (:mod:`monitor.ground.httpfetch`: size cap, total deadline, checked
 redirects) with Bearwatch's User-Agent (the SEC asks automated clients to name themselves). The answer is parsed
 before anything is written, and written atomically, so a failed or garbled download never replaces a good table.
 Besides ``company_tickers.json`` a copy named ``company_tickers_<today>.json`` is kept: over time these give the
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from consumers.sec_table import MAX_TABLE_BYTES, TABLE_NAME, SecTableError, parse_table, updated_dir
-from monitor.httpfetch import FetchFailure, FetchLimits, exchange, guarded_client
-from monitor.settings import Settings
+from monitor.ground.httpfetch import FetchFailure, FetchLimits, exchange, guarded_client
+from monitor.ground.settings import Settings
 
 SEC_URL = "https://www.sec.gov/files/company_tickers.json"
 TIMEOUT_S = 60.0

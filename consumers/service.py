@@ -29,8 +29,8 @@ from consumers.poller import FeedPoller, PollOutcome
 from consumers.produce import ProducerStopped, StoryProducer
 from consumers.registry import FeedConfig, Registry, load_registry
 from consumers.validators import ValidatorStore
-from monitor.loop_metrics import watch_tasks
-from monitor.settings import Settings
+from monitor.ground.loop_metrics import watch_tasks
+from monitor.ground.settings import Settings
 
 log = logging.getLogger(__name__)
 

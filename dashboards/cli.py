@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli_support import ConfigOption, console, fail, settings_or_exit
+from monitor.ground.cli_support import ConfigOption, console, fail, settings_or_exit
 
 dashboards_app = typer.Typer(help="Grafana dashboards as code: push to Grafana, rebuild or check the JSON files.",
                              no_args_is_help=True)

@@ -1,6 +1,6 @@
 """Shared fixtures: one real Tansu broker and one real Valkey server for the whole test session.
 
-They are started by the same launcher ``bearwatch up`` uses (``monitor.stack.EmbeddedStack``). Tests isolate
+They are started by the same launcher ``bearwatch up`` uses (``monitor.ground.stack.EmbeddedStack``). Tests isolate
 themselves by unique topic names and Redis namespaces (fixtures below), never by flushing shared state.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from monitor.kafka import ensure_topics
-from monitor.settings import Settings, TopicNames, load_settings
-from monitor.stack import EmbeddedStack
+from monitor.ground.kafka import ensure_topics
+from monitor.ground.settings import Settings, TopicNames, load_settings
+from monitor.ground.stack import EmbeddedStack
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from monitor.schemas import Alert
+from monitor.ground.contracts import Alert
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from monitor.retry import backoff_delay, parse_retry_after
+from monitor.ground.retry import backoff_delay, parse_retry_after
 
 __all__ = ["DeliveryPolicy", "parse_retry_after"]
 

@@ -3,7 +3,7 @@ not.
 
 A channel never raises for a delivery problem; it returns an :class:`Outcome`, so the outbox worker alone
 decides about retries and dead letters. Webhooks (Alertmanager v4, Slack, Teams) share one HTTP path with the
-total deadline, the bounded answer and the address policy of :mod:`monitor.httpfetch`, the signature and the
+total deadline, the bounded answer and the address policy of :mod:`monitor.ground.httpfetch`, the signature and the
 idempotency key; Grafana annotations go through grafana-client.
 """
 
@@ -18,10 +18,10 @@ import httpx
 
 from alerts.delivery import alertmanager, slack, teams
 from alerts.delivery.signing import HEADER, sign
-from monitor.httpfetch import Answer, FetchFailure, FetchLimits, PrivateMode, exchange
-from monitor.redact import redact_text, redact_url
-from monitor.schemas import Alert
-from monitor.settings import WebhookTarget
+from monitor.ground.contracts import Alert
+from monitor.ground.httpfetch import Answer, FetchFailure, FetchLimits, PrivateMode, exchange
+from monitor.ground.redact import redact_text, redact_url
+from monitor.ground.settings import WebhookTarget
 
 log = logging.getLogger(__name__)
 USER_AGENT = "Bearwatch-Alerts/0.1"

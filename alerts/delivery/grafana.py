@@ -12,8 +12,8 @@ import logging
 from urllib.parse import urlsplit, urlunsplit
 
 from alerts.delivery.channels import Outcome
-from monitor.redact import redact_text
-from monitor.schemas import Alert
+from monitor.ground.contracts import Alert
+from monitor.ground.redact import redact_text
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from alerts.delivery.backoff import DeliveryPolicy
 from alerts.delivery.channels import Channel, WebhookChannel
 from alerts.delivery.outbox import Outbox
 from alerts.delivery.worker import ChannelWorker
-from monitor.httpfetch import guarded_client
-from monitor.retry import backoff_delay
-from monitor.schemas import Alert, encode
-from monitor.settings import Settings
+from monitor.ground.contracts import Alert, encode
+from monitor.ground.httpfetch import guarded_client
+from monitor.ground.retry import backoff_delay
+from monitor.ground.settings import Settings
 
 log = logging.getLogger(__name__)
 

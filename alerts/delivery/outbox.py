@@ -24,7 +24,7 @@ from redis.exceptions import ResponseError
 from redis.typing import EncodableT
 
 from alerts import metrics
-from monitor.schemas import Alert, decode
+from monitor.ground.contracts import Alert, decode
 
 log = logging.getLogger(__name__)
 GROUP = "bearwatch-notifier"

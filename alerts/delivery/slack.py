@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from alerts.delivery.text import clip, facts, safe_link, summary, title
-from monitor.schemas import Alert
+from monitor.ground.contracts import Alert
 
 MAX_BLOCKS = 50
 HEADER_MAX = 150

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from alerts.delivery.text import clip, facts, safe_link, summary, title
-from monitor.schemas import Alert
+from monitor.ground.contracts import Alert
 
 PAYLOAD_MAX_BYTES = 27_000
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"

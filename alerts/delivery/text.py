@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit
 
-from monitor.schemas import Alert
+from monitor.ground.contracts import Alert
 
 ELLIPSIS = "…"
 

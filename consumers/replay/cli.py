@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from monitor.cli_support import ConfigOption, console, fail, settings_or_exit
+from monitor.ground.cli_support import ConfigOption, console, fail, settings_or_exit
 
 if TYPE_CHECKING:
     from consumers.replay.readers import ReadOptions
     from consumers.replay.run import ReplayOptions
-    from monitor.settings import Settings
+    from monitor.ground.settings import Settings
 
 FileArg = Annotated[Path, typer.Argument(help="CSV, TSV, JSONL, JSON, Parquet or saved RSS/Atom file.",
                                          show_default=False)]
@@ -110,8 +110,8 @@ def _run(settings: Settings, options: ReplayOptions, quiet: bool) -> None:
     from consumers.replay.readers import ReadError
     from consumers.replay.run import run_replay
     from consumers.replay.worker import WorkerFailed
-    from monitor.kafka import KafkaUnavailable
-    from monitor.stack import StackError
+    from monitor.ground.kafka import KafkaUnavailable
+    from monitor.ground.stack import StackError
 
     try:
         with infrastructure(settings, (options.out_dir or settings.var_dir) / "stack", kafka=True) as ready:

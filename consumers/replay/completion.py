@@ -28,9 +28,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from alerts.rules import Rule
 from alerts.state import AlertState
 from consumers.replay.progress import SILENT, Bars
-from monitor.schemas import Alert, SchemaError, decode
-from monitor.windows.layout import WindowKeys
-from monitor.windows.spans import floor_to, to_ms
+from monitor.ground.contracts import Alert, SchemaError, decode
+from monitor.stages.windows.layout import WindowKeys
+from monitor.stages.windows.spans import floor_to, to_ms
 
 log = logging.getLogger(__name__)
 CHECK_CHUNK = 2000

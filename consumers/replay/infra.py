@@ -12,8 +12,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from monitor.settings import Settings
-from monitor.stack import EmbeddedStack
+from monitor.ground.settings import Settings
+from monitor.ground.stack import EmbeddedStack
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.settings import Settings, TopicNames
+from monitor.ground.settings import Settings, TopicNames
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _SLUG = re.compile(r"[^A-Za-z0-9_.-]+")

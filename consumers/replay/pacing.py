@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-from monitor.schemas import Story
+from monitor.ground.contracts import Story
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]

@@ -14,8 +14,8 @@ from consumers.dedup import Deduplicator
 from consumers.produce import StoryProducer
 from consumers.replay.pacing import Pacer
 from consumers.replay.progress import SILENT, Bars
-from monitor.schemas import Story
-from monitor.settings import Settings
+from monitor.ground.contracts import Story
+from monitor.ground.settings import Settings
 
 
 async def publish(settings: Settings, stories: list[Story], dedup: Deduplicator, *, speed: float | None = None,

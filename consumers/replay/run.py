@@ -34,11 +34,11 @@ from consumers.replay.source import LoadedStories, SourceReport, load_stories
 from consumers.replay.worker import ReplayWorker
 from consumers.service import redis_client
 from consumers.tickers import TickerLinker
-from monitor.kafka import ensure_topics
-from monitor.schemas import Alert
-from monitor.settings import Settings
-from monitor.windows import WindowStore
-from monitor.windows.spans import floor_to, to_ms
+from monitor.ground.contracts import Alert
+from monitor.ground.kafka import ensure_topics
+from monitor.ground.settings import Settings
+from monitor.stages.windows import WindowStore
+from monitor.stages.windows.spans import floor_to, to_ms
 
 log = logging.getLogger(__name__)
 

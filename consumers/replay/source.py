@@ -30,7 +30,7 @@ from consumers.replay.eventtime import DAY_ONLY
 from consumers.replay.progress import SILENT, Bars
 from consumers.replay.readers import ReadOptions, ReplayRow, RowError, estimate_rows, file_format, read_rows
 from consumers.tickers import TickerLinker
-from monitor.schemas import Story
+from monitor.ground.contracts import Story
 
 log = logging.getLogger(__name__)
 ADMIT_CHUNK = 500

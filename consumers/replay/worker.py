@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from monitor.settings import Settings
-from monitor.stack.process import free_port, spawn, stop
+from monitor.ground.settings import Settings
+from monitor.ground.stack.process import free_port, spawn, stop
 
 
 class WorkerFailed(RuntimeError):
@@ -50,7 +50,7 @@ class ReplayWorker:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def spawn(self) -> None:
-        self.proc = spawn([sys.executable, "-m", "monitor.cli", "worker"], self.log_path,
+        self.proc = spawn([sys.executable, "-m", "monitor.shell.cli", "worker"], self.log_path,
                           env=settings_env(self.settings))
 
     @property

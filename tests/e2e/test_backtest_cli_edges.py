@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.stack import EmbeddedStack
+from monitor.ground.stack import EmbeddedStack
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor.cli", "backtest", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "monitor.shell.cli", "backtest", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=240)
 
 

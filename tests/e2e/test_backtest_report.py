@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from monitor.schemas import Alert
-from monitor.stack import EmbeddedStack
+from monitor.ground.contracts import Alert
+from monitor.ground.stack import EmbeddedStack
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ severity = "info"
 
 
 def backtest(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "monitor.cli", "backtest", "--quiet", *args], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "monitor.shell.cli", "backtest", "--quiet", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"backtest failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done.stdout

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from monitor.stack.process import free_port, port_open
+from monitor.ground.stack.process import free_port, port_open
 from tests.support.ceilings import READY_CEILING_S
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,7 @@ def _up_env(tmp_path: Path, port: int) -> dict[str, str]:
 
 def _start_up(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "up"], env=_up_env(tmp_path, port),
+    proc = subprocess.Popen([sys.executable, "-m", "monitor.shell.cli", "up"], env=_up_env(tmp_path, port),
                             stdout=open(tmp_path / "up.log", "wb"), stderr=subprocess.STDOUT)
     return proc, port
 
@@ -117,13 +117,13 @@ def test_other_commands_find_the_running_stack_and_a_second_up_refuses_in_one_li
         env = _up_env(tmp_path, free_port())
         env["BEARWATCH_HTTP_PORT"] = str(port)
         logs_before = sorted(p.name for p in (tmp_path / "var" / "logs").iterdir())
-        second = subprocess.run([sys.executable, "-m", "monitor.cli", "up"], env=env, capture_output=True,
+        second = subprocess.run([sys.executable, "-m", "monitor.shell.cli", "up"], env=env, capture_output=True,
                                 timeout=240)
         err = second.stderr.decode()
         assert second.returncode == 2, err
         assert "already running" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 3, err
         assert sorted(p.name for p in (tmp_path / "var" / "logs").iterdir()) == logs_before
-        shown = subprocess.run([sys.executable, "-m", "monitor.cli", "windows", "show", "-k", "AAPL", "--json"],
+        shown = subprocess.run([sys.executable, "-m", "monitor.shell.cli", "windows", "show", "-k", "AAPL", "--json"],
                                env=env, capture_output=True, timeout=240)
         assert shown.returncode == 0, shown.stderr.decode()
         assert b"no Redis configured" not in shown.stderr

@@ -18,9 +18,9 @@ from consumers.normalise import EntryContext, normalise_entries
 from consumers.parse import parse_body
 from consumers.registry import FeedConfig, JsonMapping
 from consumers.service import IngestService
-from monitor.kafka import ensure_topics
-from monitor.settings import Settings
-from monitor.stack import EmbeddedStack
+from monitor.ground.kafka import ensure_topics
+from monitor.ground.settings import Settings
+from monitor.ground.stack import EmbeddedStack
 from tests.support.ceilings import READY_CEILING_S as CEILING_S
 from tests.support.ceilings import wait_for as wait_for_ready
 from tests.support.consumers_fixtures import fast_engine, feed_server, items, read_stories, registry_for, rss

@@ -14,11 +14,11 @@ import pytest
 
 from alerts.delivery import slack, teams
 from alerts.delivery.grafana import with_trailing_slash
-from monitor.health import _run_check
-from monitor.redact import install_log_redaction, redact_text, redact_url, remember_secret
-from monitor.running import preflight
-from monitor.settings import SettingsError, load_settings, unknown_env_vars
-from monitor.windows.cli import MAX_SPAN
+from monitor.ground.redact import install_log_redaction, redact_text, redact_url, remember_secret
+from monitor.ground.running import preflight
+from monitor.ground.settings import SettingsError, load_settings, unknown_env_vars
+from monitor.shell.health import _run_check
+from monitor.stages.windows.cli import MAX_SPAN
 from tests.support.alerts_fixtures import make_alert
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _bearwatch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BEARWATCH_")}
-    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], env={**clean, **env}, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "monitor.shell.cli", *args], env={**clean, **env}, capture_output=True,
                           text=True, timeout=240, cwd=ROOT)
 
 
@@ -140,7 +140,7 @@ def test_grafana_sub_path_keeps_its_slash() -> None:
 
 
 def test_worker_web_server_binds_the_configured_host(make_settings) -> None:  # noqa: ANN001
-    from monitor.worker.app import create_app
+    from monitor.stages.worker.app import create_app
 
     app = create_app(make_settings(http_host="127.0.0.1"))
     assert app.conf.web_bind == "127.0.0.1"
@@ -171,8 +171,8 @@ async def test_status_page_shows_a_banner_when_no_feed_succeeds(redis_client, un
     import time
 
     from consumers.health import HealthStore, IngestSummary
-    from monitor.web.status_page import StatusPage
-    from monitor.windows import WindowStore
+    from monitor.shell.web.status_page import StatusPage
+    from monitor.stages.windows import WindowStore
 
     namespace = f"stale{unique}"
     store = WindowStore(redis_client, namespace, 60, 300)

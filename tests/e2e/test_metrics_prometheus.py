@@ -31,9 +31,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from dashboards.catalog import Query, load_all, queries
-from monitor.kafka import ensure_topics
-from monitor.settings import Settings, WebhookTarget
-from monitor.stack.process import free_port
+from monitor.ground.kafka import ensure_topics
+from monitor.ground.settings import Settings, WebhookTarget
+from monitor.ground.stack.process import free_port
 from tests.support.ceilings import READY_CEILING_S
 from tests.support.web_fixtures import BURST_TICKER, burst_rules_file, feed_worker, produce
 from tests.support.worker_fixtures import running_worker, tiny_model_dir, worker_env  # noqa: F401 - fixture
@@ -142,7 +142,7 @@ interval_s = 1
     port = free_port()
     env = worker_env(settings, BEARWATCH_FEEDS_FILE=str(feeds), BEARWATCH_INGEST_PORT=str(port))
     with open(tmp_path / "ingest.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "ingest"], env=env, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "monitor.shell.cli", "ingest"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:
         yield port

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.settings import SettingsError, load_settings
-from monitor.stack.process import free_port
+from monitor.ground.settings import SettingsError, load_settings
+from monitor.ground.stack.process import free_port
 
 
 def test_wrong_type_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,7 +47,7 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
 def _run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     import os
 
-    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "monitor.shell.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=240)
 
 

@@ -14,9 +14,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from monitor.stack import EmbeddedStack
-from monitor.stack.binaries import MissingBinaryError
-from monitor.stack.objectstore import seaweed_binary
+from monitor.ground.stack import EmbeddedStack
+from monitor.ground.stack.binaries import MissingBinaryError
+from monitor.ground.stack.objectstore import seaweed_binary
 
 pytestmark = pytest.mark.slow
 TOPIC = "durability"
@@ -99,7 +99,7 @@ async def test_memory_storage_forgets_acknowledged_messages_on_a_sigkill(tmp_pat
 
 
 def test_an_unknown_broker_storage_is_refused_with_the_choices(tmp_path: Path) -> None:
-    from monitor.stack import StackError
+    from monitor.ground.stack import StackError
 
     with pytest.raises(StackError, match="unknown: use memory or seaweedfs"):
         EmbeddedStack(tmp_path / "var", redis=False, kafka_storage="file").start()

@@ -16,10 +16,10 @@ import redis.asyncio as aioredis
 from alerts.delivery.outbox import Outbox
 from consumers.dedup import Deduplicator
 from consumers.validators import Validators, ValidatorStore
-from monitor.doctor import _kafka, _redis
-from monitor.settings import load_settings
-from monitor.stack import EmbeddedStack, StackError
-from monitor.windows import WindowStore
+from monitor.ground.settings import load_settings
+from monitor.ground.stack import EmbeddedStack, StackError
+from monitor.shell.doctor import _kafka, _redis
+from monitor.stages.windows import WindowStore
 from tests.support.windows_fixtures import T0, scored
 
 NS = "persist"

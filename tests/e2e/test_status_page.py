@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from monitor.kafka import ensure_topics
-from monitor.settings import Settings
+from monitor.ground.kafka import ensure_topics
+from monitor.ground.settings import Settings
 from tests.support.browser import CHROMIUM, chromium
 from tests.support.ceilings import READY_CEILING_S, wait_for
 from tests.support.web_fixtures import BURST_TICKER, TICKERS, burst_rules_file, feed_worker

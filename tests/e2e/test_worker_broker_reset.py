@@ -5,7 +5,7 @@ again. A worker that is behind when the broker dies (its stream buffers full of 
 the shipped model scores a few hundred stories a second on CPU) used to drop the new incarnation's first messages:
 Faust's fetch loop wrote the old read offsets back after the rejoin and skipped every new message below them, and
 the old batch's acks were committed to the new broker past the end of its logs (measured before the fix: 0 of 400
-stories written after the restart scored). ``monitor/worker/log_reset.py`` re-reads such partitions from their
+stories written after the restart scored). ``monitor/stages/worker/log_reset.py`` re-reads such partitions from their
 earliest offset. Real parts: a Tansu of the test's own (so it can kill it), the session's Valkey, a real
 ``bearwatch worker`` process with the shipped model (a tiny model scores the backlog before the rejoin completes,
 so the race never happens with it).
@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from monitor.kafka import ensure_topics, make_producer
-from monitor.schemas import ScoredStory, Story, decode, encode
-from monitor.settings import Settings
-from monitor.stack import EmbeddedStack
+from monitor.ground.contracts import ScoredStory, Story, decode, encode
+from monitor.ground.kafka import ensure_topics, make_producer
+from monitor.ground.settings import Settings
+from monitor.ground.stack import EmbeddedStack
 from tests.support.worker_fixtures import running_worker
 
 pytestmark = pytest.mark.slow

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from monitor.kafka import ensure_topics
-from monitor.schemas import encode
-from monitor.settings import Settings
-from monitor.windows import WindowStore
-from monitor.worker.pace import BEHIND_AFTER_S, Pace
+from monitor.ground.contracts import encode
+from monitor.ground.kafka import ensure_topics
+from monitor.ground.settings import Settings
+from monitor.stages.windows import WindowStore
+from monitor.stages.worker.pace import BEHIND_AFTER_S, Pace
 from tests.support.browser import CHROMIUM, chromium
 from tests.support.ceilings import READY_CEILING_S, wait_for
 from tests.support.pipeline_fixtures import START, make_stories, metric_value, produce, read_topic
@@ -137,9 +137,9 @@ async def test_every_decided_story_is_timed_at_each_stage_and_health_says_whethe
 
 async def test_the_worker_consumer_long_polls_briefly(make_settings: Callable[..., Settings],
                                                       tiny_model_dir: Path) -> None:  # noqa: F811
-    """Faust hard-codes a 1.5 s fetch wait, which Tansu sits out in full on every hop (monitor.worker.fetch_wait)."""
-    from monitor.worker.app import create_app
-    from monitor.worker.fetch_wait import FETCH_MAX_WAIT_MS
+    """Faust hard-codes a 1.5 s fetch wait, which Tansu sits out in full on every hop (stages.worker.fetch_wait)."""
+    from monitor.stages.worker.app import create_app
+    from monitor.stages.worker.fetch_wait import FETCH_MAX_WAIT_MS
 
     app = create_app(make_settings(model_path=tiny_model_dir))
     consumer = app.consumer._thread._create_worker_consumer(app.transport)  # noqa: SLF001 - built, never started

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from monitor.kafka import ensure_topics
-from monitor.schemas import ScoredStory, decode, encode
-from monitor.settings import Settings
-from monitor.windows import WindowStore
+from monitor.ground.contracts import ScoredStory, decode, encode
+from monitor.ground.kafka import ensure_topics
+from monitor.ground.settings import Settings
+from monitor.stages.windows import WindowStore
 from tests.support.ceilings import READY_CEILING_S, wait_for
 from tests.support.pipeline_fixtures import (
     START,

@@ -21,7 +21,7 @@ _app = cli_app
 async def _invoke(args: list[str], env: dict[str, str] | None = None):
     # The CLI runs its own event loop, so it is invoked from a thread, as a user's shell would; a wide console
     # keeps table cells on one line.
-    from monitor.cli_support import console
+    from monitor.ground.cli_support import console
 
     width = console.width
     console.width = 250

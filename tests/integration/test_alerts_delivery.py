@@ -13,7 +13,7 @@ import time
 import pytest
 
 from alerts.delivery import DeliveryPolicy, Notifier, verify
-from monitor.settings import WebhookTarget
+from monitor.ground.settings import WebhookTarget
 from tests.support import alerts_fixtures
 from tests.support.alerts_fixtures import Receiver, make_alert
 

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from alerts.detector import Detector
-from monitor.schemas import ScoredStory, alert_fingerprint
+from monitor.ground.contracts import ScoredStory, alert_fingerprint
 from tests.support import windows_fixtures
 from tests.support.alerts_fixtures import T0, background, burst_rules, clock, run_detector, scored
 

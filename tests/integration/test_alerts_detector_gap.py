@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from alerts import metrics
 from alerts.detector import Detector
 from alerts.rules import parse_rules
-from monitor.backtest.engine import run_rules
+from monitor.history.engine import run_rules
 from tests.support import windows_fixtures
 from tests.support.alerts_fixtures import background, run_detector
 from tests.support.windows_fixtures import scored

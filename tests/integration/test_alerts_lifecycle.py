@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from alerts.lifecycle import Change, KeyState, Timing, after, walk
 from alerts.state import AlertState
-from monitor.schemas import alert_fingerprint
+from monitor.ground.contracts import alert_fingerprint
 
 STEP = 60
 

@@ -14,11 +14,11 @@ import redis.asyncio as aioredis
 
 from alerts.reader import SeriesReader
 from alerts.series import series_from_stories
-from monitor.backtest.events import Event, EventsError, load_events, score_events
-from monitor.backtest.index import SentimentIndex
-from monitor.schemas import Alert, ModelInfo, ScoredStory, SentimentScore, TopicScore, alert_fingerprint
-from monitor.windows import WindowStore
-from monitor.windows.writer import scope_keys
+from monitor.ground.contracts import Alert, ModelInfo, ScoredStory, SentimentScore, TopicScore, alert_fingerprint
+from monitor.history.events import Event, EventsError, load_events, score_events
+from monitor.history.index import SentimentIndex
+from monitor.stages.windows import WindowStore
+from monitor.stages.windows.writer import scope_keys
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -134,8 +134,8 @@ def test_report_card_columns_date_ranges_scopes_and_clear_errors(tmp_path: Path)
 
 def test_when_nothing_fired_the_report_says_how_close_it_came() -> None:
     from alerts.rules import parse_rules
-    from monitor.backtest.engine import Closeness
-    from monitor.backtest.report import closeness_words
+    from monitor.history.engine import Closeness
+    from monitor.history.report import closeness_words
 
     rule = parse_rules('[[rule]]\nname = "s"\nscope = "topic"\nsurprise_above = 4\nmin_negative = 5\n'
                        "min_volume = 10\n")[0]

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from consumers.cli import register
 from consumers.health import FeedHealth, HealthStore, now
-from monitor.cli_support import console
-from monitor.stack import EmbeddedStack
+from monitor.ground.cli_support import console
+from monitor.ground.stack import EmbeddedStack
 from tests.support.consumers_fixtures import FeedServer, feed_server_in_thread, rss
 
 runner = CliRunner()

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from consumers.dedup import Deduplicator
 from consumers.entries import RawEntry
 from consumers.normalise import EntryContext, normalise_entry
-from monitor.schemas import Story
+from monitor.ground.contracts import Story
 
 FETCHED = datetime(2024, 5, 1, 12, tzinfo=UTC)
 

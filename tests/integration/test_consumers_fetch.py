@@ -21,7 +21,7 @@ from consumers.produce import StoryProducer
 from consumers.registry import EngineConfig, FeedConfig, HostPolicy
 from consumers.tickers import TickerLinker
 from consumers.validators import ValidatorStore
-from monitor.settings import Settings
+from monitor.ground.settings import Settings
 from tests.support.consumers_fixtures import FeedServer, fast_engine, feed_server, items, rss
 
 

@@ -15,7 +15,7 @@ from consumers.linking import build_linker, table_path
 from consumers.sec_table import SecRow, SecTableError, load_table, parse_table, snapshot_for
 from consumers.sec_update import UpdateError, update_table
 from consumers.tickers import TickerLinker, Watchlist
-from monitor.settings import Settings
+from monitor.ground.settings import Settings
 from tests.support.consumers_fixtures import FeedServer
 
 LABELS = Path(__file__).resolve().parents[1] / "support" / "data" / "linking_labels.tsv"

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 from dashboards.builder import DATASOURCE_UID
 from dashboards.catalog import load_all
 from dashboards.provisioning import FOLDER_UID, Provisioner, ProvisioningError
-from monitor.cli import app as cli_app
-from monitor.stack.process import free_port
+from monitor.ground.stack.process import free_port
+from monitor.shell.cli import app as cli_app
 
 TOKEN = "glsa_test_token"
 WRITES = ("POST", "PUT", "DELETE", "PATCH")

@@ -22,9 +22,9 @@ from consumers.fetch import Fetcher, FetchError
 from consumers.politeness import HostGate
 from consumers.registry import EngineConfig, FeedConfig, HostPolicy
 from consumers.tickers import TickerLinker
-from monitor.httpfetch import HopPermit
-from monitor.retry import RETRY_AFTER_CEILING_S, parse_retry_after
-from monitor.settings import WebhookTarget
+from monitor.ground.httpfetch import HopPermit
+from monitor.ground.retry import RETRY_AFTER_CEILING_S, parse_retry_after
+from monitor.ground.settings import WebhookTarget
 from tests.support.alerts_fixtures import make_alert
 from tests.support.consumers_fixtures import items, rss
 from tests.support.hostile_server import (
@@ -258,7 +258,7 @@ async def test_an_api_key_in_the_feed_url_never_shows_in_the_error(
 
 
 def _channel(url: str, timeout_s: float = 1.5) -> WebhookChannel:
-    from monitor.httpfetch import guarded_client
+    from monitor.ground.httpfetch import guarded_client
 
     return WebhookChannel(WebhookTarget(name="hook", url=url, timeout_s=timeout_s), guarded_client())
 
@@ -300,7 +300,7 @@ async def test_the_poller_logs_and_stores_the_error_without_the_key(
     server: HostileServer, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from consumers.poller import FeedPoller
-    from monitor.redact import install_log_redaction
+    from monitor.ground.redact import install_log_redaction
 
     install_log_redaction()  # what load_settings does in every Bearwatch process
     monkeypatch.setenv("HARD_POLL_KEY", "pk-live-9876543210")

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 
-from monitor.kafka import ensure_topics, make_producer
-from monitor.schemas import SchemaError, Story, decode, encode
-from monitor.settings import Settings
+from monitor.ground.contracts import SchemaError, Story, decode, encode
+from monitor.ground.kafka import ensure_topics, make_producer
+from monitor.ground.settings import Settings
 from tests.support.ceilings import READY_CEILING_S as READ_CEILING_S
 
 

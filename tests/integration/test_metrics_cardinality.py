@@ -14,8 +14,8 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.model.labels import TOPIC_LABELS
-from monitor.web.sentiment_gauges import WINDOW_METRICS, SentimentGauges
+from monitor.shell.web.sentiment_gauges import WINDOW_METRICS, SentimentGauges
+from monitor.stages.model.labels import TOPIC_LABELS
 from tests.support.windows_fixtures import make_store, scored  # noqa: F401 - fixture
 
 TOP_N = 50

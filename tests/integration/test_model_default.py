@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.model.data import LabelledSet, load_split
-from monitor.model.engine import Engine
-from monitor.model.evaluate import evaluate_set
+from monitor.stages.model.data import LabelledSet, load_split
+from monitor.stages.model.engine import Engine
+from monitor.stages.model.evaluate import evaluate_set
 from tests.support.model_builders import DEFAULT_MODEL, SHARED_TRAIN
 
 FLOORS = {"sentiment": 0.84, "topic": 0.83}

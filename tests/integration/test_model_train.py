@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from monitor.model import train as train_module
-from monitor.model.engine import Engine, forward_sorted, truncating_tokenizer
-from monitor.model.modeldir import load_model_dir
-from monitor.model.train import TrainingInterrupted, train
-from monitor.model.trainconfig import TrainConfig
+from monitor.stages.model import train as train_module
+from monitor.stages.model.engine import Engine, forward_sorted, truncating_tokenizer
+from monitor.stages.model.modeldir import load_model_dir
+from monitor.stages.model.train import TrainingInterrupted, train
+from monitor.stages.model.trainconfig import TrainConfig
 from tests.support.model_builders import build_tiny_base, write_toy_datasets
 
 
@@ -52,7 +52,7 @@ def test_tiny_run_lowers_the_loss_and_reloads_to_the_same_predictions(tiny_setup
     reloaded = engine.probabilities(texts)
     loaded = load_model_dir(result.model_dir)
     fast = truncating_tokenizer(loaded.tokenizer, 64)
-    from monitor.text import clean_text
+    from monitor.ground.text import clean_text
 
     ids = [e.ids for e in fast.encode_batch([clean_text(t) for t in texts])]
     in_memory = forward_sorted(result.model, ids, 0, 8, torch.device("cpu"), 20, 3)
@@ -112,7 +112,7 @@ def test_bearwatch_train_command_writes_a_model(tiny_setup: dict[str, Path], tmp
     import typer
     from typer.testing import CliRunner
 
-    from monitor.model.cli import register
+    from monitor.stages.model.cli import register
 
     app = typer.Typer()
     register(app)

@@ -19,10 +19,10 @@ import redis.asyncio as aioredis
 from consumers.replay.completion import topic_records
 from consumers.replay.naming import RunNames
 from consumers.replay.run import ReplayOptions, run_replay
-from monitor.backtest.runner import BacktestOptions, run_backtest
-from monitor.schemas import Alert
-from monitor.settings import Settings
-from monitor.windows import WindowStore
+from monitor.ground.contracts import Alert
+from monitor.ground.settings import Settings
+from monitor.history.runner import BacktestOptions, run_backtest
+from monitor.stages.windows import WindowStore
 
 pytestmark = pytest.mark.slow
 

@@ -16,9 +16,9 @@ from consumers.dedup import Deduplicator
 from consumers.replay.completion import topic_records
 from consumers.replay.pacing import Pacer
 from consumers.replay.publish import publish
-from monitor.kafka import ensure_topics
-from monitor.schemas import Story, decode
-from monitor.settings import Settings
+from monitor.ground.contracts import Story, decode
+from monitor.ground.kafka import ensure_topics
+from monitor.ground.settings import Settings
 
 START = datetime(2022, 5, 9, 14, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import typer
 from typer.testing import CliRunner
 
-from monitor.windows.cli import register
+from monitor.stages.windows.cli import register
 from tests.support import windows_fixtures
 from tests.support.windows_fixtures import scored
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from prometheus_client import REGISTRY
 
-from monitor.backtest.index import SentimentIndex
-from monitor.schemas import ScoredStory
-from monitor.windows.writer import scope_keys
+from monitor.ground.contracts import ScoredStory
+from monitor.history.index import SentimentIndex
+from monitor.stages.windows.writer import scope_keys
 from tests.support import windows_fixtures
 from tests.support.windows_fixtures import T0, scored
 
@@ -92,7 +92,7 @@ async def test_windows_show_and_top_read_the_entity_scope(make_store, stack, uni
     import typer
     from typer.testing import CliRunner
 
-    from monitor.windows.cli import register
+    from monitor.stages.windows.cli import register
 
     app = typer.Typer()
 

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from monitor.schemas import ScoredStory
-from monitor.windows import WindowStats, parse_span
-from monitor.windows.spans import cover, levels_for
-from monitor.windows.writer import scope_keys
+from monitor.ground.contracts import ScoredStory
+from monitor.stages.windows import WindowStats, parse_span
+from monitor.stages.windows.spans import cover, levels_for
+from monitor.stages.windows.writer import scope_keys
 from tests.support import windows_fixtures
 from tests.support.windows_fixtures import T0, scored
 
@@ -142,7 +142,7 @@ async def test_out_of_order_stories_give_the_same_windows_as_in_order(make_store
 
 
 async def test_a_story_older_than_the_lateness_bound_is_counted_late_and_still_stored(make_store) -> None:
-    from monitor.windows import metrics
+    from monitor.stages.windows import metrics
 
     store = make_store(allowed_lateness_s=300)
     before = metrics.LATE._value.get()
@@ -205,7 +205,7 @@ def test_a_7d_window_reads_fewer_than_200_buckets(minute: int) -> None:
 
 
 async def test_blank_and_repeated_tickers_are_counted_once_and_reported(make_store) -> None:
-    from monitor.windows import metrics
+    from monitor.stages.windows import metrics
 
     before = metrics.INVALID.labels(reason="empty_ticker")._value.get()
     store = make_store()

@@ -17,8 +17,8 @@ from aiohttp import web
 from alerts.cli import register
 from alerts.detector import Detector
 from alerts.rules import Rule, parse_rules
-from monitor.schemas import Alert, Sample, ScoredStory, alert_fingerprint
-from monitor.windows import WindowStore
+from monitor.ground.contracts import Alert, Sample, ScoredStory, alert_fingerprint
+from monitor.stages.windows import WindowStore
 from tests.support.ceilings import READY_CEILING_S
 from tests.support.windows_fixtures import T0, scored
 

@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from consumers.registry import EngineConfig, FeedConfig, HostPolicy, Registry
-from monitor.schemas import Story, decode
+from monitor.ground.contracts import Story, decode
 from tests.support.ceilings import READY_CEILING_S
 
 

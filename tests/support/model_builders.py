@@ -60,9 +60,9 @@ def build_tiny_model_dir(folder: Path, seed: int = 0) -> Path:
     import torch
     from transformers import AutoTokenizer
 
-    from monitor.model.labels import LabelMaps
-    from monitor.model.modeldir import save_model_dir
-    from monitor.model.network import TwoHeadClassifier
+    from monitor.stages.model.labels import LabelMaps
+    from monitor.stages.model.modeldir import save_model_dir
+    from monitor.stages.model.network import TwoHeadClassifier
 
     torch.manual_seed(seed)
     model = TwoHeadClassifier(tiny_encoder(seed), 20, 3)

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer
 
-from monitor.kafka import make_producer
-from monitor.schemas import Story
-from monitor.settings import Settings
+from monitor.ground.contracts import Story
+from monitor.ground.kafka import make_producer
+from monitor.ground.settings import Settings
 from tests.support.ceilings import READY_CEILING_S
 
 START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)

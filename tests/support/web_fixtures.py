@@ -15,10 +15,10 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from monitor.kafka import make_producer
-from monitor.schemas import ModelInfo, ScoredStory, SentimentScore, Story, TopicScore, encode
-from monitor.settings import Settings
-from monitor.windows import WindowStore
+from monitor.ground.contracts import ModelInfo, ScoredStory, SentimentScore, Story, TopicScore, encode
+from monitor.ground.kafka import make_producer
+from monitor.ground.settings import Settings
+from monitor.stages.windows import WindowStore
 from tests.support.ceilings import READY_CEILING_S, wait_for
 
 TICKERS = ["AAPL", "MSFT", "JPM", "XOM", "TSLA", "NVDA", "BAC", "GS", "PFE", "KO", "WMT", "BA"]

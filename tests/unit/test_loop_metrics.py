@@ -6,7 +6,7 @@ import asyncio
 
 from prometheus_client import REGISTRY
 
-from monitor.loop_metrics import watch_tasks
+from monitor.ground.loop_metrics import watch_tasks
 
 
 def _tasks(service: str) -> float | None:
@@ -30,7 +30,7 @@ async def test_the_lag_probe_sees_a_loop_held_by_blocking_code() -> None:
     """A probe asleep when the loop is held for 0.3 s wakes at least 0.2 s late (it asked for 0.1 s)."""
     import time
 
-    from monitor.loop_metrics import recent_lag
+    from monitor.ground.loop_metrics import recent_lag
 
     watch_tasks("lag-test")
     watch_tasks("lag-test")  # a second call starts no second probe

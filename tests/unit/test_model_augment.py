@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.model.augment import augment_headlines, headline_like
-from monitor.model.data import LabelledSet
-from monitor.model.train import train
-from monitor.text import clean_text
+from monitor.ground.text import clean_text
+from monitor.stages.model.augment import augment_headlines, headline_like
+from monitor.stages.model.data import LabelledSet
+from monitor.stages.model.train import train
 from tests.support.model_builders import build_tiny_model_dir, write_toy_datasets
 
 
@@ -42,7 +42,7 @@ def test_augmentation_replaces_a_fixed_share_and_keeps_labels() -> None:
 
 
 def test_training_can_continue_from_a_model_directory(tmp_path: Path) -> None:
-    from monitor.model.trainconfig import TrainConfig
+    from monitor.stages.model.trainconfig import TrainConfig
 
     sent, topic = write_toy_datasets(tmp_path / "data")
     start = build_tiny_model_dir(tmp_path / "start")

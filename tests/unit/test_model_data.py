@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from monitor.model.batches import SENTIMENT, TOPIC, class_weights, epoch_batches, multitask_loss
-from monitor.model.data import DataError, dev_split, guess_head, load_labelled, load_split
-from monitor.model.labels import SENTIMENT_LABELS, TOPIC_LABELS, LabelMapError, resolve_label
-from monitor.model.metrics import classification_report
+from monitor.stages.model.batches import SENTIMENT, TOPIC, class_weights, epoch_batches, multitask_loss
+from monitor.stages.model.data import DataError, dev_split, guess_head, load_labelled, load_split
+from monitor.stages.model.labels import SENTIMENT_LABELS, TOPIC_LABELS, LabelMapError, resolve_label
+from monitor.stages.model.metrics import classification_report
 from tests.support.model_builders import SHARED_TRAIN
 
 

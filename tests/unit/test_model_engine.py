@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.model.engine import AsyncEngine, Engine
+from monitor.stages.model.engine import AsyncEngine, Engine
 from tests.support.model_builders import build_tiny_model_dir
 
 TEXTS = [
@@ -63,7 +63,7 @@ def test_empty_input_and_very_long_texts(engine: Engine, model_dir: Path) -> Non
     short_engine = Engine(model_dir, device="cpu", max_tokens=16)
     from tokenizers import Tokenizer
 
-    from monitor.text import clean_text
+    from monitor.ground.text import clean_text
 
     counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     counter.no_truncation()

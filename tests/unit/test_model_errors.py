@@ -10,10 +10,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from monitor.model.cli import register
-from monitor.model.engine import Engine
-from monitor.model.labels import LabelMapError
-from monitor.model.modeldir import ModelDirError
+from monitor.stages.model.cli import register
+from monitor.stages.model.engine import Engine
+from monitor.stages.model.labels import LabelMapError
+from monitor.stages.model.modeldir import ModelDirError
 from tests.support.model_builders import build_tiny_model_dir
 
 
@@ -55,8 +55,8 @@ def test_swapped_label_map_is_refused(model_dir: Path, tmp_path: Path) -> None:
 
 
 def test_label_map_that_disagrees_with_the_head_size_is_refused(model_dir: Path, tmp_path: Path) -> None:
-    from monitor.model.labels import TOPIC_LABELS, LabelMaps
-    from monitor.model.modeldir import load_model_dir
+    from monitor.stages.model.labels import TOPIC_LABELS, LabelMaps
+    from monitor.stages.model.modeldir import load_model_dir
 
     short = LabelMaps(topic=TOPIC_LABELS[:19])
     shorter = tmp_path / "short"

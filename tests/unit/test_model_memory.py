@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.model.memory import MemoryTrimmer
+from monitor.stages.model.memory import MemoryTrimmer
 
 
 def _rss_mb() -> float:

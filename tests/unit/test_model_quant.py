@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from monitor.model.engine import Engine, length_batches
-from monitor.model.quant import RowInt8Linear, int_mm_available, quantize_rows
+from monitor.stages.model.engine import Engine, length_batches
+from monitor.stages.model.quant import RowInt8Linear, int_mm_available, quantize_rows
 from tests.support.model_builders import build_tiny_model_dir
 
 pytestmark = pytest.mark.skipif(not int_mm_available(), reason="this torch build has no CPU torch._int_mm")
@@ -53,7 +53,7 @@ def test_quantised_linear_is_close_to_fp32_and_keeps_shapes() -> None:
 
 
 def test_quantize_rows_replaces_encoder_linears_but_not_the_heads(model_dir: Path) -> None:
-    from monitor.model.modeldir import load_model_dir
+    from monitor.stages.model.modeldir import load_model_dir
 
     model = quantize_rows(load_model_dir(model_dir).model)
     kinds = {name: type(module).__name__ for name, module in model.named_modules()}
@@ -87,7 +87,7 @@ def test_int8_engine_labels_do_not_depend_on_batch_mates(model_dir: Path) -> Non
 
 
 def test_packed_forward_computes_what_the_padded_forward_computes(model_dir: Path) -> None:
-    from monitor.model.engine import forward_packed, forward_sorted
+    from monitor.stages.model.engine import forward_packed, forward_sorted
 
     engine = Engine(model_dir, device="cpu", max_tokens=32)
     ids = [e.ids for e in engine._tokenizer.encode_batch(HEADLINES)]

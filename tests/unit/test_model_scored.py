@@ -10,9 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from monitor.model.data import DataError
-from monitor.model.labels import SENTIMENT_LABELS
-from monitor.model.scored import DEFAULT_OOD, is_scored_source, load_scored, scored_report
+from monitor.stages.model.data import DataError
+from monitor.stages.model.labels import SENTIMENT_LABELS
+from monitor.stages.model.scored import DEFAULT_OOD, is_scored_source, load_scored, scored_report
 from tests.support.model_builders import build_tiny_model_dir
 
 ROWS = [
@@ -80,7 +80,7 @@ def test_the_shared_semeval_set_reads_as_documented() -> None:
 
 
 def test_cli_evaluate_reads_a_scored_set(tmp_path: Path) -> None:
-    from monitor.cli import app as bearwatch
+    from monitor.shell.cli import app as bearwatch
 
     assert isinstance(bearwatch, typer.Typer)
     model = build_tiny_model_dir(tmp_path / "model")

@@ -179,7 +179,7 @@ def test_jsonl_parquet_and_saved_rss_read_through_the_same_path(shared_data: Pat
 def test_replay_and_backtest_commands_refuse_bad_flags_with_one_clear_line(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from monitor.cli import app
+    from monitor.shell.cli import app
 
     data = tmp_path / "news.csv"
     data.write_text("published,title\n2024-03-01T09:00:00Z,Acme shares fall\n", encoding="utf-8")

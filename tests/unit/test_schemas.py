@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from monitor.schemas import Alert, SchemaError, Story, alert_fingerprint, decode, encode
+from monitor.ground.contracts import Alert, SchemaError, Story, alert_fingerprint, decode, encode
 
 
 def _story(**changes: object) -> Story:

@@ -1,4 +1,4 @@
-"""The worker's check for a broker log that went backwards (``monitor.worker.log_reset.went_backwards``).
+"""The worker's check for a broker log that went backwards (``monitor.stages.worker.log_reset.went_backwards``).
 
 Every positive must be impossible on a log that was not recreated: a busy worker (read offsets close to the high
 watermark, a commit at the end, right after a seek) never shows one.
@@ -6,7 +6,7 @@ watermark, a commit at the end, right after a seek) never shows one.
 
 from __future__ import annotations
 
-from monitor.worker.log_reset import went_backwards
+from monitor.stages.worker.log_reset import went_backwards
 
 
 def test_a_live_log_never_looks_recreated() -> None:

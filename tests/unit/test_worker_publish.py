@@ -12,8 +12,8 @@ import asyncio
 import pytest
 from aiokafka.errors import UnknownError
 
-from monitor.worker import metrics
-from monitor.worker.publish import Outgoing, publish_all
+from monitor.stages.worker import metrics
+from monitor.stages.worker.publish import Outgoing, publish_all
 
 
 class FlakyTopic:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.model.engine import AsyncEngine, Engine
-from monitor.schemas import ModelInfo, Story, encode
-from monitor.worker.scoring import RawRecord, StoryScorer
+from monitor.ground.contracts import ModelInfo, Story, encode
+from monitor.stages.model.engine import AsyncEngine, Engine
+from monitor.stages.worker.scoring import RawRecord, StoryScorer
 from tests.support.worker_fixtures import tiny_model_dir  # noqa: F401 - fixture
 
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)

@@ -23,8 +23,8 @@ from datetime import timedelta
 
 from alerts.detector import Detector
 from alerts.rules import load_rules
-from monitor.schemas import ScoredStory
-from monitor.windows import WindowStore
+from monitor.ground.contracts import ScoredStory
+from monitor.stages.windows import WindowStore
 from tests.support.resilience.harness import Harness
 from tests.support.resilience.probes import get_json
 from tests.support.resilience.taps import notification_identity

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor.services import service_env
-from monitor.settings import DEFAULT_MODEL_PATH
-from monitor.stack.process import free_port
+from monitor.ground.settings import DEFAULT_MODEL_PATH
+from monitor.ground.stack.process import free_port
+from monitor.shell.services import service_env
 
 SECRET = "resilience-secret"
 CHANNEL = "receiver"

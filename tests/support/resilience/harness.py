@@ -2,7 +2,7 @@
 
 Processes, as ``bearwatch up`` runs them: the embedded Tansu broker and Valkey (``EmbeddedStack``, so either can
 be stopped and started again on the same port), ``bearwatch ingest`` and ``bearwatch worker`` as supervised
-children (``monitor.services.Service``: restarted with backoff when they exit, exactly as under ``up``). Around
+children (``monitor.shell.services.Service``: restarted with backoff when they exit, exactly as under ``up``). Around
 them: publishers serving RSS and a webhook receiver (``outside.py``), taps on the three topics (``taps.py``), and
 a sampler of each process's RSS, descriptors, threads and the worker's consumer lag (``probes.py``).
 
@@ -23,12 +23,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from consumers.dedup import Deduplicator
-from monitor.kafka import ensure_topics
-from monitor.services import Service, service_command
-from monitor.settings import Settings, TopicNames, load_settings
-from monitor.stack import EmbeddedStack
-from monitor.stack.process import free_port, port_open, wait_until
-from monitor.windows.layout import WindowKeys
+from monitor.ground.kafka import ensure_topics
+from monitor.ground.settings import Settings, TopicNames, load_settings
+from monitor.ground.stack import EmbeddedStack
+from monitor.ground.stack.process import free_port, port_open, wait_until
+from monitor.shell.services import Service, service_command
+from monitor.stages.windows.layout import WindowKeys
 from tests.support.ceilings import READY_CEILING_S
 from tests.support.resilience.deployment import (
     CHANNEL,

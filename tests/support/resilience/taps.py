@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from alerts.delivery.alertmanager import rfc3339
-from monitor.schemas import Alert, ScoredStory, Story, decode
+from monitor.ground.contracts import Alert, ScoredStory, Story, decode
 from tests.support.ceilings import READY_CEILING_S
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,0 @@
-"""The embedded default stack: a Tansu Kafka-protocol broker and a Valkey server on loopback, owned by us."""
-
-from monitor.stack.embedded import EmbeddedStack, StackError
-
-__all__ = ["EmbeddedStack", "StackError"]
