@@ -7,9 +7,10 @@ cannot stop the stream), and builds the scored contract messages.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from monitor.ground.contracts import ModelInfo, SchemaError, ScoredStory, SentimentScore, Story, TopicScore, decode
@@ -69,6 +70,23 @@ class StoryScorer:
         if stories:
             await self._score_into(stories, outcome)
         return outcome
+
+    async def score_chunks(self, records: Sequence[RawRecord], chunk_size: int) -> AsyncIterator[ScoreOutcome]:
+        """:meth:`score_records` over consecutive chunks of ``records``, one outcome per chunk, in input order.
+
+        Every chunk's model call is submitted before the first outcome is handed out: the calls queue on the engine
+        (one thread or one child process, first in first out), so the model works on chunk k+1 while the caller
+        publishes chunk k, instead of idling through every publish. Chunks keep input order, and so does what
+        the caller produces from them (one partition of a replay stays in event order).
+        """
+        chunks = [records[start:start + chunk_size] for start in range(0, len(records), max(1, chunk_size))]
+        calls = [asyncio.ensure_future(self.score_records(chunk)) for chunk in chunks]
+        try:
+            for call in calls:
+                yield await call
+        finally:
+            for call in calls:  # the caller stopped early (cancelled, failed): do not leave calls behind
+                call.cancel()
 
     def _decode(self, record: RawRecord, outcome: ScoreOutcome) -> Story | None:
         size = len(record.value or b"")
