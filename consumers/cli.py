@@ -149,14 +149,14 @@ def feeds_list(config: ConfigOption = None) -> None:
 
 
 async def _list(settings: Settings, registry: Registry) -> None:
-    import redis.asyncio as aioredis
     from redis.exceptions import RedisError
     from rich.table import Table
 
     from consumers.health import HealthStore
     from monitor.ground.redact import redact_text
+    from monitor.ground.redis import COMMAND, redis_client
 
-    client = aioredis.from_url(settings.redis_url or "")
+    client = redis_client(settings.redis_url or "", COMMAND)
     try:
         records = {h.feed: h for h in await HealthStore(client, settings.redis_namespace).load_all(
             [feed.name for feed in registry.feeds])}

@@ -13,9 +13,9 @@ import contextlib
 import logging
 import random
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from consumers.backoff import FeedSchedule, backoff_delay
@@ -30,6 +30,7 @@ from consumers.produce import ProducerStopped, StoryProducer
 from consumers.registry import FeedConfig, Registry, load_registry
 from consumers.validators import ValidatorStore
 from monitor.ground.loop_metrics import watch_tasks
+from monitor.ground.redis import SERVICE, blocking_redis_client
 from monitor.ground.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -211,11 +212,10 @@ class IngestService:
         return web.json_response(body, status=503 if stale else 200)
 
 
-def redis_client(url: str, max_connections: int = 32) -> aioredis.Redis:
-    """A Redis client whose pool *waits* for a free connection: hundreds of feed tasks share a few connections
-    (the default pool raises "Too many connections" once its limit is reached)."""
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=30)
-    return aioredis.Redis(connection_pool=pool)
+def redis_client(url: str, max_connections: int = 32) -> Redis:
+    """The consumers' shared Redis client: hundreds of feed tasks share ``max_connections`` connections, waiting
+    up to 30 s for a free one (:func:`monitor.ground.redis.blocking_redis_client`, service timeouts)."""
+    return blocking_redis_client(url, SERVICE, max_connections=max_connections, pool_timeout_s=30.0)
 
 
 async def run_ingest(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -14,12 +14,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import redis.asyncio as aioredis
 from rich.table import Table
 
 from monitor.ground.cli_support import console
 from monitor.ground.kafka import KafkaUnavailable, check_kafka
 from monitor.ground.redact import redact_text
+from monitor.ground.redis import PROBE, redis_client
 from monitor.ground.running import attach
 from monitor.ground.settings import Settings, SettingsError, load_settings, unknown_env_vars
 from monitor.ground.stack.binaries import MissingBinaryError, tansu_binary, valkey_binary
@@ -84,7 +84,7 @@ async def _redis(settings: Settings) -> Finding:
             return Finding("redis", True, f"embedded Valkey will start ({valkey_binary()}); data: {data}")
         except MissingBinaryError as exc:
             return Finding("redis", False, str(exc))
-    client = aioredis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3)
+    client = redis_client(settings.redis_url, PROBE)
     try:
         info = await client.info("server")
         persistence = await client.info("persistence")

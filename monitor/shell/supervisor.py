@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis.asyncio as aioredis
 from rich.table import Table
 
 from monitor.ground.cli_support import console, err_console
 from monitor.ground.kafka import KafkaUnavailable, check_kafka, ensure_topics
+from monitor.ground.redis import PROBE, redis_client
 from monitor.ground.running import clear_state, preflight, write_state
 from monitor.ground.settings import Settings
 from monitor.ground.stack import EmbeddedStack, StackError
@@ -128,7 +128,7 @@ def _service_check(service: Service, health_url: str | None):  # noqa: ANN202 - 
 
 
 async def _check_redis(redis_url: str, settings: Settings) -> None:
-    client = aioredis.from_url(redis_url, socket_timeout=3)
+    client = redis_client(redis_url, PROBE)
     try:
         await client.ping()
     except Exception as exc:  # noqa: BLE001
@@ -145,7 +145,7 @@ async def _kafka_state(kafka_url: str) -> dict[str, Any]:
 
 
 async def _redis_state(redis_url: str) -> dict[str, Any]:
-    client = aioredis.from_url(redis_url, socket_timeout=2)
+    client = redis_client(redis_url, PROBE)
     try:
         await client.ping()
         return {"ok": True, "url": redis_url}

@@ -74,6 +74,7 @@ def _check(scope: str, at: str | None, span: str = "1h", min_volume: float = 0.0
 async def _with_store(settings: Settings, job: Any) -> Any:
     import redis.asyncio as aioredis
 
+    from monitor.ground.redis import COMMAND, redis_client
     from monitor.stages.windows import WindowStore
 
     if not settings.redis_url:
@@ -81,13 +82,13 @@ async def _with_store(settings: Settings, job: Any) -> Any:
             "no Redis configured: set BEARWATCH_REDIS_URL (e.g. redis://localhost:6379/0) "
             "or start `bearwatch up`"
         )
-    client = aioredis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    client = redis_client(settings.redis_url, COMMAND)
     try:
         store = WindowStore(
             client, settings.redis_namespace, settings.bucket_seconds, settings.allowed_lateness_s
         )
         return await job(store)
-    except aioredis.ConnectionError as exc:
+    except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
         fail(redact_text(f"Redis at {settings.redis_url} is unreachable ({exc}): is it running?"))
     except (ValueError, OverflowError) as exc:
         fail(redact_text(str(exc)) or f"{type(exc).__name__}: a value is out of range")

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from consumers.dedup import Deduplicator
 from monitor.ground.kafka import ensure_topics
+from monitor.ground.redis import RedisTimeouts, redis_client
 from monitor.ground.settings import Settings, TopicNames, load_settings
 from monitor.ground.stack import EmbeddedStack
 from monitor.ground.stack.process import free_port, port_open, wait_until
@@ -95,7 +96,7 @@ class Harness:
         await asyncio.to_thread(self.stack.start)
         settings = self.settings()
         await ensure_topics(self.stack.kafka_url, settings)
-        self.redis = aioredis.from_url(self.stack.redis_url, socket_timeout=5)
+        self.redis = redis_client(self.stack.redis_url, RedisTimeouts(connect_s=5.0, socket_s=5.0))
         feeds = [*self.world.feed_urls(), *((name, name, url) for name, url in hostile)]
         self.feed_urls = [url for _, _, url in feeds]
         env = service_environment(
