@@ -24,6 +24,7 @@ from alerts.lifecycle import KeyState, walk
 from alerts.rules import Rule
 from alerts.series import series_from_stories
 from monitor.ground.contracts import ScoredStory
+from monitor.ground.errors import BearwatchError
 from monitor.stages.windows.spans import format_span, from_ms, to_ms
 from monitor.stages.windows.writer import scope_keys
 
@@ -33,7 +34,7 @@ _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(day|week|month|d|w|m))?\s*$")
 _PER_WEEK = {"day": 7.0, "d": 7.0, "week": 1.0, "w": 1.0, "month": 7 / 30.4, "m": 7 / 30.4}
 
 
-class CalibrationError(ValueError):
+class CalibrationError(ValueError, BearwatchError):
     """Bad calibration input; the message names the thing and the fix."""
 
 

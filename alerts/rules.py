@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alerts.annotations import check_template
+from monitor.ground.errors import BearwatchError
 from monitor.stages.windows.layout import SCOPES
 from monitor.stages.windows.spans import SpanError, format_span, parse_span
 
@@ -33,7 +34,7 @@ DEFAULT_SUMMARY = (
 )
 
 
-class RuleError(ValueError):
+class RuleError(ValueError, BearwatchError):
     """A rule is invalid; the message names the file, the rule and the field."""
 
 

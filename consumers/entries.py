@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.ground.errors import BearwatchError
+
 
 @dataclass
 class RawEntry:
@@ -38,7 +40,7 @@ class ParsedFeed:
     problem_kind: str | None = None
 
 
-class NotAFeed(ValueError):
+class NotAFeed(ValueError, BearwatchError):
     """The body holds no readable feed at all (an HTML page, garbage, an empty or broken document)."""
 
     def __init__(self, kind: str, reason: str) -> None:

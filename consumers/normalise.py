@@ -24,6 +24,7 @@ from consumers.plaintext import CONTROL, html_to_text
 from consumers.tickers import TickerLinker
 from consumers.urls import canonical_url
 from monitor.ground.contracts import Story
+from monitor.ground.errors import BearwatchError
 
 MAX_TITLE_CHARS = 500
 MAX_SUMMARY_CHARS = 2000
@@ -33,7 +34,7 @@ _SPACE = re.compile(r"\s+")
 _TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,5}(?:[.-][A-Z0-9]{1,3})?$")
 
 
-class EntryError(ValueError):
+class EntryError(ValueError, BearwatchError):
     """An entry cannot become a story; ``reason`` is a short metric label (``no_text``, ...)."""
 
     def __init__(self, reason: str, detail: str) -> None:

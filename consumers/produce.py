@@ -30,13 +30,14 @@ from consumers.backoff import backoff_delay
 from consumers.dedup import Deduplicator
 from consumers.metrics import PRODUCE_QUEUE, PRODUCE_RETRIES, STORIES
 from monitor.ground.contracts import Story, encode
+from monitor.ground.errors import BearwatchError
 from monitor.ground.kafka import KafkaUnavailable, ensure_topics, make_producer
 from monitor.ground.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class ProducerStopped(RuntimeError):
+class ProducerStopped(RuntimeError, BearwatchError):
     """The producer shut down before the broker acknowledged the story; it will be polled again."""
 
 

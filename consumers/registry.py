@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from monitor.ground.errors import BearwatchError
 from monitor.ground.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ FeedKind = Literal["auto", "rss", "atom", "json-api", "sec-edgar"]
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class RegistryError(ValueError):
+class RegistryError(ValueError, BearwatchError):
     """The feed registry cannot be used; the message names the file and the bad entry."""
 
 

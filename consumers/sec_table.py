@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from monitor.ground.errors import BearwatchError
 from monitor.ground.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ _SNAPSHOT = re.compile(r"^company_tickers_(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?\.jso
 _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,9}$")
 
 
-class SecTableError(ValueError):
+class SecTableError(ValueError, BearwatchError):
     """The table file is missing, too big or malformed; the message names the file and the fix."""
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from consumers.sec_table import MAX_TABLE_BYTES, TABLE_NAME, SecTableError, parse_table, updated_dir
+from monitor.ground.errors import BearwatchError
 from monitor.ground.httpfetch import FetchFailure, FetchLimits, exchange, guarded_client
 from monitor.ground.settings import Settings
 
@@ -22,7 +23,7 @@ SEC_URL = "https://www.sec.gov/files/company_tickers.json"
 TIMEOUT_S = 60.0
 
 
-class UpdateError(RuntimeError):
+class UpdateError(RuntimeError, BearwatchError):
     """The table could not be refreshed; ``str()`` is one line naming the cause and the fix."""
 
 

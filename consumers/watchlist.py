@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from consumers.aliases import entity_name
+from monitor.ground.errors import BearwatchError
 
 DEFAULT_WATCHLIST_FILE = Path(__file__).with_name("watchlist.toml")
 
 
-class WatchlistError(ValueError):
+class WatchlistError(ValueError, BearwatchError):
     """The watchlist file is unreadable or malformed; the message names the file and entry."""
 
 

@@ -23,6 +23,7 @@ from grafana_client.client import GrafanaClientError
 
 from dashboards.builder import DATASOURCE_UID
 from dashboards.model import check_dashboard
+from monitor.ground.errors import BearwatchError
 
 DATASOURCE_NAME = "Bearwatch Prometheus"
 FOLDER_UID = "bearwatch"
@@ -32,7 +33,7 @@ PUSH_MESSAGE = "bearwatch dashboards push"
 _VOLATILE = ("id", "version")  # set by Grafana on every save, never by us
 
 
-class ProvisioningError(RuntimeError):
+class ProvisioningError(RuntimeError, BearwatchError):
     """A dashboard is invalid or Grafana refused a request; ``str()`` names the object and the fix."""
 
 

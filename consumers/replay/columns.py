@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 
+from monitor.ground.errors import BearwatchError
+
 CANDIDATES: dict[str, tuple[str, ...]] = {
     "time": ("date_published", "published_at", "published", "pubdate", "datetime", "date", "time", "timestamp",
              "date_yyyymmdd", "created_at"),
@@ -37,7 +39,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
-class MappingError(ValueError):
+class MappingError(ValueError, BearwatchError):
     """The column mapping is incomplete or names a column the file does not have."""
 
 

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from consumers.dates import parse_date, parse_date_format
+from monitor.ground.errors import BearwatchError
 
 DAY_ONLY = "day_only_date"
 _DAY = re.compile(r"(\d{4})([-/]?)(\d{2})\2(\d{2})")
@@ -34,7 +35,7 @@ _EXTRA_DAY_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y")
 MIN_YEAR, MAX_YEAR = 1970, 2100
 
 
-class BadTime(ValueError):
+class BadTime(ValueError, BearwatchError):
     """A row's time cannot be used; ``reason`` is ``no_date`` or ``bad_date``."""
 
     def __init__(self, reason: str, detail: str) -> None:

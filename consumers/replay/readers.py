@@ -25,6 +25,7 @@ from consumers.entries import NotAFeed, RawEntry
 from consumers.parse import parse_body
 from consumers.replay.columns import ColumnMap, detect_columns
 from consumers.replay.eventtime import BadTime, EventTimeReader
+from monitor.ground.errors import BearwatchError
 
 FORMATS = ("csv", "tsv", "jsonl", "json", "parquet", "feed")
 _BY_SUFFIX = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
@@ -34,7 +35,7 @@ MAX_CONSECUTIVE_CSV_ERRORS = 1000
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
-class ReadError(ValueError):
+class ReadError(ValueError, BearwatchError):
     """The file as a whole cannot be read (missing, unknown format, no usable columns, not a feed)."""
 
 

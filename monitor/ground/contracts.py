@@ -13,6 +13,8 @@ from typing import Annotated, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from monitor.ground.errors import BearwatchError
+
 SCHEMA_VERSION: Final = 1
 
 SentimentLabel = Literal["negative", "neutral", "positive"]
@@ -29,7 +31,7 @@ def _utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
-class SchemaError(ValueError):
+class SchemaError(ValueError, BearwatchError):
     """A message does not match its contract. ``field`` is the dotted path of the first bad field."""
 
     def __init__(self, model: str, field: str, reason: str) -> None:

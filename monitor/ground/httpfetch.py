@@ -37,6 +37,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from monitor.ground.errors import BearwatchError
 from monitor.ground.redact import redact_url
 from monitor.ground.retry import parse_retry_after
 
@@ -46,7 +47,7 @@ MAX_ENCODING_LAYERS = 3
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class FetchFailure(Exception):
+class FetchFailure(BearwatchError):
     """A request failed. ``kind``: timeout, connect, refused_address, redirects, too_large, decoding, bad_url,
     http_4xx, http_5xx, rate_limited, transport. ``str()`` is one line, URLs redacted."""
 
@@ -160,7 +161,7 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return found
 
 
-class _AddressRefused(httpcore.ConnectError):
+class _AddressRefused(httpcore.ConnectError, BearwatchError):
     """Raised inside httpcore when a connection would reach a refused address."""
 
 

@@ -14,12 +14,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from monitor.ground.errors import BearwatchError
 from monitor.ground.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class KafkaUnavailable(RuntimeError):
+class KafkaUnavailable(RuntimeError, BearwatchError):
     """The configured broker could not be reached; the message names it and the fix."""
 
 

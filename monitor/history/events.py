@@ -33,6 +33,7 @@ from pathlib import Path
 
 from consumers.replay.eventtime import BadTime, EventTimeReader
 from monitor.ground.contracts import Alert
+from monitor.ground.errors import BearwatchError
 
 MARKET_KEYS = frozenset({"market", "all", "*"})
 SCOPES = ("market", "topic", "ticker", "source", "entity")
@@ -41,7 +42,7 @@ MAX_EVENTS_BYTES = 10_000_000
 _TIME_COLUMNS = ("datetime", "date", "time", "timestamp", "start")
 
 
-class EventsError(ValueError):
+class EventsError(ValueError, BearwatchError):
     """The events file is unreadable or lacks a column; the message names the file and row."""
 
 

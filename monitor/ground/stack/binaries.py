@@ -6,8 +6,10 @@ import importlib.util
 import shutil
 from pathlib import Path
 
+from monitor.ground.errors import BearwatchError
 
-class MissingBinaryError(RuntimeError):
+
+class MissingBinaryError(RuntimeError, BearwatchError):
     pass
 
 

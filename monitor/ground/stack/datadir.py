@@ -13,8 +13,10 @@ import fcntl
 import os
 from pathlib import Path
 
+from monitor.ground.errors import BearwatchError
 
-class DataDirBusy(RuntimeError):
+
+class DataDirBusy(RuntimeError, BearwatchError):
     """Another live process holds the folder; the message names it and the fix."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import redis
 
+from monitor.ground.errors import BearwatchError
 from monitor.ground.stack.binaries import tansu_binary, valkey_binary
 from monitor.ground.stack.datadir import DataDirBusy, DataDirLock
 from monitor.ground.stack.objectstore import BUCKET, bucket_ready, seaweed_argv, tansu_s3_env
@@ -32,7 +33,7 @@ from monitor.ground.stack.process import free_port, port_open, spawn, stop, wait
 HOST = "127.0.0.1"
 
 
-class StackError(RuntimeError):
+class StackError(RuntimeError, BearwatchError):
     """An embedded server could not start; the message says which and where its log is."""
 
 

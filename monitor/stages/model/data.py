@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monitor.ground.errors import BearwatchError
 from monitor.ground.text import clean_text
 from monitor.stages.model.labels import TOPIC_LABELS, LabelMapError, resolve_label
 
@@ -23,7 +24,7 @@ DEFAULT_TOPIC = SHARED_TRAIN / "twitter_financial_news_topic"
 HF_SPLITS = {"train": "train", "valid": "validation"}
 
 
-class DataError(ValueError):
+class DataError(ValueError, BearwatchError):
     """A data source cannot be read; the message names the source and what to do."""
 
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.ground.errors import BearwatchError
+
 HEADS = ("topic", "sentiment")
 LABEL_MAPS_FILE = "label_maps.json"
 
@@ -37,7 +39,7 @@ TOPIC_LABELS: tuple[str, ...] = (
 )
 
 
-class LabelMapError(ValueError):
+class LabelMapError(ValueError, BearwatchError):
     """A label or a label map does not match what the model or the data promise."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from monitor.ground.errors import BearwatchError
 from monitor.stages.model.labels import LabelMapError, LabelMaps, check_label_maps
 from monitor.stages.model.network import TwoHeadClassifier
 
@@ -28,7 +29,7 @@ INFO_FILE = "bearwatch.json"
 FORMAT_VERSION = 1
 
 
-class ModelDirError(FileNotFoundError):
+class ModelDirError(FileNotFoundError, BearwatchError):
     """A model directory is missing or incomplete; the message names the path and the fix."""
 
 

@@ -24,6 +24,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from monitor.ground.errors import BearwatchError
 from monitor.stages.model.augment import augment_headlines, headline_like
 from monitor.stages.model.batches import class_weights, encode_pool, epoch_batches, multitask_loss
 from monitor.stages.model.checkpoint import (
@@ -56,7 +57,7 @@ class TrainResult:
     metrics: dict[str, Any]
 
 
-class TrainingInterrupted(RuntimeError):
+class TrainingInterrupted(RuntimeError, BearwatchError):
     """Training stopped on Ctrl-C after saving a checkpoint; the message says how to resume."""
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from monitor.ground.errors import BearwatchError
+
 _SPAN = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 HOUR = 3600
 DAY = 86400
 
 
-class SpanError(ValueError):
+class SpanError(ValueError, BearwatchError):
     """A span string such as ``"15m"`` could not be understood."""
 
 
