@@ -1,31 +1,6 @@
-"""Bearwatch alerts stage: rules, the event-time detector, the alert lifecycle and durable delivery.
+"""Bearwatch alerts stage: rules, the event-time detector, the alert lifecycle, the notify agent and delivery.
 
-Public entry points (imported lazily, so ``bearwatch --help`` stays fast)::
-
-    from alerts import Detector, Notifier, load_rules, Rule, RuleError
+Import what you need from its module (``alerts.detector.Detector``, ``alerts.rules.load_rules``,
+``alerts.delivery.notifier.Notifier``): no re-exports here, so go-to-definition lands on the code and importing
+``alerts`` stays free.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-_EXPORTS = {
-    "Detector": "alerts.detector",
-    "Notifier": "alerts.delivery.notifier",
-    "DeliveryPolicy": "alerts.delivery.backoff",
-    "Rule": "alerts.rules",
-    "RuleError": "alerts.rules",
-    "load_rules": "alerts.rules",
-    "parse_rules": "alerts.rules",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'alerts' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-__all__ = list(_EXPORTS)
