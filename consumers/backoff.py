@@ -4,23 +4,21 @@ A failing feed is retried soon at first (most errors are transient), then ever m
 not hammered; jitter keeps many feeds that failed together (a CDN outage) from retrying in lockstep. A server's
 ``Retry-After`` is honoured (capped, so a bogus value cannot park a feed for a year). After ``unhealthy_after``
 consecutive failures the feed is marked unhealthy and probed only every ``unhealthy_probe_s``, never dropped.
+The waits come from the one policy, :class:`monitor.ground.retry.Backoff`, with the registry's ``[engine]`` values.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from consumers.registry import EngineConfig
-from monitor.ground.retry import backoff_delay as shared_backoff
-from monitor.ground.retry import parse_retry_after
+from monitor.ground.retry import Backoff
 
-__all__ = ["FeedSchedule", "backoff_delay", "parse_retry_after"]
+__all__ = ["OUTAGE_BACKOFF", "FeedSchedule"]
 
-
-def backoff_delay(failures: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
-    """Equal-jitter exponential backoff (the shared policy of :mod:`monitor.ground.retry`)."""
-    return shared_backoff(failures, base_s, cap_s, rng=rng)
+# Our own Redis or Kafka is down, not a feed: retry soon (stories are waiting), at most every 10 s.
+OUTAGE_BACKOFF = Backoff(base_s=0.5, cap_s=10.0)
 
 
 @dataclass
@@ -31,6 +29,13 @@ class FeedSchedule:
     interval_s: float
     consecutive_failures: int = 0
     healthy: bool = True
+    backoff: Backoff = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.backoff = Backoff(
+            base_s=self.engine.backoff_base_s, cap_s=self.engine.backoff_max_s,
+            retry_after_max_s=self.engine.retry_after_max_s,
+        )
 
     def after_success(self) -> float:
         self.consecutive_failures = 0
@@ -44,10 +49,7 @@ class FeedSchedule:
         self.consecutive_failures += 1
         if self.consecutive_failures >= self.engine.unhealthy_after:
             self.healthy = False
-        delay = shared_backoff(
-            self.consecutive_failures, self.engine.backoff_base_s, self.engine.backoff_max_s,
-            retry_after_s=retry_after_s, retry_after_max_s=self.engine.retry_after_max_s,
-        )
+        delay = self.backoff.delay(self.consecutive_failures, retry_after_s)
         if not self.healthy:
             delay = max(delay, self.engine.unhealthy_probe_s)
         return delay

@@ -26,7 +26,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 from redis.exceptions import RedisError
 
-from consumers.backoff import backoff_delay
+from consumers.backoff import OUTAGE_BACKOFF
 from consumers.dedup import Deduplicator
 from consumers.metrics import PRODUCE_QUEUE, PRODUCE_RETRIES, STORIES
 from monitor.ground.contracts import Story, encode
@@ -158,7 +158,7 @@ class StoryProducer:
                     len(failed), attempt, first_error,
                 )
                 await self._close_producer()
-                await asyncio.sleep(backoff_delay(attempt, 0.5, 10.0))
+                await asyncio.sleep(OUTAGE_BACKOFF.delay(attempt))
             remaining = failed
 
     async def _send(self, producer: AIOKafkaProducer, batch: list[_Pending]) -> list[BaseException | None]:
@@ -207,7 +207,7 @@ class StoryProducer:
             except (RedisError, OSError) as exc:
                 attempt += 1
                 log.warning("cannot mark %d delivered stories as seen in Redis (%s); retrying", len(acked), exc)
-                await asyncio.sleep(backoff_delay(attempt, 0.5, 10.0))
+                await asyncio.sleep(OUTAGE_BACKOFF.delay(attempt))
         for pending in acked:
             STORIES.labels(pending.story.feed or pending.story.source).inc()
             if not pending.done.done():
@@ -234,7 +234,7 @@ class StoryProducer:
                     async with asyncio.timeout(2):
                         await producer.stop()
                 log.warning("Kafka at %s unreachable (%s); retrying (attempt %d)", self.bootstrap, exc, attempt)
-                await asyncio.sleep(backoff_delay(attempt, 0.5, 10.0))
+                await asyncio.sleep(OUTAGE_BACKOFF.delay(attempt))
         return self._producer
 
     async def _close_producer(self) -> None:

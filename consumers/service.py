@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from consumers.backoff import FeedSchedule, backoff_delay
+from consumers.backoff import OUTAGE_BACKOFF, FeedSchedule
 from consumers.dedup import Deduplicator
 from consumers.fetch import Fetcher
 from consumers.health import FeedHealth, HealthStore, IngestSummary, now
@@ -131,7 +131,7 @@ class IngestService:
                 self._internal_failure(feed, "redis", f"state store unavailable: {exc}")
                 if store_failures == 1:
                     log.warning("feed %s: Redis unavailable (%s); retrying until it answers", feed.name, exc)
-                await self._sleep(backoff_delay(store_failures, 0.5, 10.0))
+                await self._sleep(OUTAGE_BACKOFF.delay(store_failures))
                 continue
             except Exception as exc:  # noqa: BLE001 - a feed loop must never die; the traceback is logged
                 log.exception("feed %s: unexpected error while polling", feed.name)

@@ -2,7 +2,8 @@
 
 The defaults ride out a receiver that is down for about an hour (20 attempts, 1 s doubling to a 5 min cap)
 before a notification goes to the dead-letter list, from where ``bearwatch alerts retry`` sends it again.
-Tests pass a policy with millisecond-scale values.
+Tests pass a policy with millisecond-scale values. The waits come from the one retry policy,
+:class:`monitor.ground.retry.Backoff` (equal jitter, ``Retry-After`` capped at ``retry_after_max_s``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from monitor.ground.retry import backoff_delay, parse_retry_after
+from monitor.ground.retry import Backoff
 
-__all__ = ["DeliveryPolicy", "parse_retry_after"]
+__all__ = ["DeliveryPolicy"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,11 @@ class DeliveryPolicy:
         self, attempt: int, retry_after_s: float | None = None, rng: random.Random | None = None
     ) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based): equal jitter, ≥ Retry-After."""
-        return backoff_delay(
-            attempt, self.backoff_base_s, self.backoff_max_s, retry_after_s=retry_after_s,
-            retry_after_max_s=self.retry_after_max_s, rng=rng,
+        return self.backoff.delay(attempt, retry_after_s, rng)
+
+    @property
+    def backoff(self) -> Backoff:
+        """The retry policy these values describe."""
+        return Backoff(
+            base_s=self.backoff_base_s, cap_s=self.backoff_max_s, retry_after_max_s=self.retry_after_max_s
         )

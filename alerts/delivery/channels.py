@@ -21,6 +21,7 @@ from alerts.delivery.signing import HEADER, sign
 from monitor.ground.contracts import Alert
 from monitor.ground.httpfetch import Answer, FetchFailure, FetchLimits, PrivateMode, exchange
 from monitor.ground.redact import redact_text, redact_url
+from monitor.ground.retry import transient_status
 from monitor.ground.settings import WebhookTarget
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def classify(answer: Answer) -> Outcome:
         where = redact_url(answer.headers.get("Location", "")) or "nowhere"
         return Outcome(ok=False, retry=False, status=status, reason=(
             f"HTTP {status} redirect to {where}: webhooks do not follow redirects, configure the final URL"))
-    if status == 429 or status >= 500:
+    if transient_status(status):
         return Outcome(ok=False, retry=True, reason=reason, status=status, retry_after_s=answer.retry_after_s)
     return Outcome(ok=False, retry=False, reason=reason, status=status)
 

@@ -29,10 +29,13 @@ from alerts.delivery.outbox import Outbox
 from alerts.delivery.worker import ChannelWorker
 from monitor.ground.contracts import Alert, encode
 from monitor.ground.httpfetch import guarded_client
-from monitor.ground.retry import backoff_delay
+from monitor.ground.retry import Backoff
 from monitor.ground.settings import Settings
 
 log = logging.getLogger(__name__)
+# Redis (the outbox) failing, not a receiver: 1 s doubling to 30 s, without jitter as before (one Redis, a few
+# channel loops: no crowd to spread).
+REDIS_BACKOFF = Backoff(base_s=1.0, cap_s=30.0, jitter=False)
 
 
 def notification_id(alert: Alert) -> str:
@@ -142,12 +145,12 @@ class Notifier:
             except RedisError as exc:
                 self._groups_ready = False  # a restarted Redis without persistence has lost the groups
                 failures += 1
-                wait = min(30.0, 0.5 * 2**failures)
+                wait = REDIS_BACKOFF.delay(failures)
                 log.warning("channel %s: Redis error %r; retrying in %.1fs", worker.channel.name, exc, wait)
             except Exception as exc:  # noqa: BLE001 - one channel's loop must outlive anything a receiver sends
                 failures += 1
                 unexpected = True
-                wait = backoff_delay(failures, self.policy.backoff_base_s, self.policy.backoff_max_s)
+                wait = self.policy.backoff.delay(failures)
                 log.error("channel %s: delivery step failed (%s: %s); retrying in %.1fs",
                           worker.channel.name, type(exc).__name__, exc, wait)
             if wait > 0:

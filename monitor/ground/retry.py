@@ -112,8 +112,8 @@ class Backoff:
 
 
 def transient_status(status: int | None) -> bool:
-    """An HTTP status that another try may cure: 429 (rate limited), 408 (request timeout) and every 5xx."""
-    return status is not None and (status in (408, 429) or 500 <= status <= 599)
+    """An HTTP status that another try may cure: 429 (rate limited) and every 5xx (what alert delivery retries)."""
+    return status is not None and (status == 429 or status >= 500)
 
 
 # Local problems that happen to be OSErrors: another try finds the same file missing or forbidden.
@@ -134,7 +134,7 @@ def is_transient(exc: BaseException) -> bool:
       out); a message too large or an authorization failure is not;
     - ``httpx.TransportError`` (connect, read, write, pool timeouts, protocol errors mid-exchange), except
       ``UnsupportedProtocol`` and ``LocalProtocolError``: the request itself is wrong;
-    - any exception with an HTTP status that :func:`transient_status` accepts (408, 429, 5xx): httpx's
+    - any exception with an HTTP status that :func:`transient_status` accepts (429, 5xx): httpx's
       ``HTTPStatusError`` through its response, ours (``FetchFailure``) through ``status``.
 
     Anything else is classified by what it was raised from (``raise X(...) from exc``), so a wrapper of a
@@ -206,15 +206,3 @@ async def retry(
                 on_retry(exc, failures, delay)
             await sleep(delay)
 
-
-def backoff_delay(
-    failures: int,
-    base_s: float,
-    cap_s: float,
-    *,
-    retry_after_s: float | None = None,
-    retry_after_max_s: float = 3600.0,
-    rng: random.Random | None = None,
-) -> float:
-    """Deprecated spelling of ``Backoff(base_s, cap_s, retry_after_max_s=…).delay(…)``; goes once callers move."""
-    return Backoff(base_s, cap_s, retry_after_max_s=retry_after_max_s).delay(failures, retry_after_s, rng)

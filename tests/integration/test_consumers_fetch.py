@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from consumers.backoff import FeedSchedule, parse_retry_after
+from consumers.backoff import FeedSchedule
 from consumers.dedup import Deduplicator
 from consumers.fetch import Fetcher
 from consumers.politeness import HostGate
@@ -21,6 +21,7 @@ from consumers.produce import StoryProducer
 from consumers.registry import EngineConfig, FeedConfig, HostPolicy
 from consumers.tickers import TickerLinker
 from consumers.validators import ValidatorStore
+from monitor.ground.retry import parse_retry_after
 from monitor.ground.settings import Settings
 from tests.support.consumers_fixtures import FeedServer, fast_engine, feed_server, items, rss
 
