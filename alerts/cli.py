@@ -36,11 +36,13 @@ def _redis_job(settings: Settings, job: Callable[[aioredis.Redis], Awaitable[Any
             "or start `bearwatch up`"
         )
 
+    from monitor.ground.redis import COMMAND, redis_client
+
     async def run() -> Any:
-        client = aioredis.from_url(settings.redis_url or "", socket_timeout=10, socket_connect_timeout=5)
+        client = redis_client(settings.redis_url or "", COMMAND)
         try:
             return await job(client)
-        except aioredis.ConnectionError as exc:
+        except (aioredis.ConnectionError, aioredis.TimeoutError) as exc:
             fail(f"Redis at {settings.redis_url} is unreachable ({exc}): is it running?")
         finally:
             await client.aclose()

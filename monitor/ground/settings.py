@@ -26,13 +26,14 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as SourceError
 
+from monitor.ground.errors import BearwatchError
 from monitor.ground.redact import install_log_redaction, redact_text
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "default"
 
 
-class SettingsError(ValueError):
+class SettingsError(ValueError, BearwatchError):
     """A setting is missing or invalid; ``str()`` is one line naming the setting and the fix."""
 
 
