@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from monitor.ground.contracts import ModelInfo, Story, encode
-from monitor.stages.model.engine import ScoredText
+from monitor.stages.model.results import ScoredText
 from monitor.stages.worker.scoring import RawRecord, StoryScorer
 
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,40 +28,17 @@ from monitor.stages.model.memory import MemoryTrimmer
 from monitor.stages.model.modeldir import load_model_dir
 from monitor.stages.model.packed import packed_logits, supports_packing
 from monitor.stages.model.quant import int_mm_available, quantize_rows
+from monitor.stages.model.results import ScoredText
 
 log = logging.getLogger(__name__)
+
+__all__ = ["AsyncEngine", "Engine", "Probabilities", "ScoredText"]
 
 #: ``rows``: row-wise int8 (batch-invariant, the default); ``dynamic``: torch's per-batch dynamic int8 (legacy).
 INT8_MODES = ("rows", "dynamic")
 
 #: Characters kept before tokenising; far above any ``max_tokens`` worth of text, it bounds work on huge inputs.
 CHARS_PER_TOKEN_CAP = 32
-
-
-@dataclass(frozen=True, slots=True)
-class ScoredText:
-    """One text's topic and sentiment. ``score = p_pos - p_neg``; ``truncated``: the text exceeded max_tokens."""
-
-    topic: str
-    topic_p: float
-    sentiment: str
-    score: float
-    p_pos: float
-    p_neu: float
-    p_neg: float
-    truncated: bool
-
-    def topic_fields(self) -> dict[str, Any]:
-        """Keyword arguments of the ``TopicScore`` contract."""
-        return {"label": self.topic, "p": self.topic_p}
-
-    def sentiment_fields(self) -> dict[str, Any]:
-        """Keyword arguments of the ``SentimentScore`` contract."""
-        return {"label": self.sentiment, "score": self.score, "p_pos": self.p_pos, "p_neu": self.p_neu,
-                "p_neg": self.p_neg}
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -236,8 +213,8 @@ class Engine:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Engine:
-        """Build from a Bearwatch ``Settings`` (model_path, device, batch_size, max_tokens, cpu_threads, int8)."""
-        return cls(settings.model_path, device=settings.device, batch_size=settings.batch_size,
+        """Build from a Bearwatch ``Settings`` (model_path, device, model_batch, max_tokens, cpu_threads, int8)."""
+        return cls(settings.model_path, device=settings.device, batch_size=settings.model_batch,
                    max_tokens=settings.max_tokens, cpu_threads=settings.cpu_threads, int8=settings.int8)
 
     def describe(self) -> dict[str, Any]:

@@ -23,9 +23,12 @@ import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.stages.model.engine import Engine, ScoredText
+from monitor.stages.model.results import ScoredText
+
+if TYPE_CHECKING:
+    from monitor.stages.model.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ def _load_in_child(kwargs: dict[str, Any]) -> None:
     import gc
 
     from monitor.ground.stack.process import die_with_parent
+    from monitor.stages.model.engine import Engine  # here, not at the top: torch belongs to the child only
 
     global _ENGINE
     die_with_parent()
@@ -56,7 +60,7 @@ def _score_in_child(texts: list[str]) -> list[ScoredText]:
 
 def engine_kwargs(settings: Any) -> dict[str, Any]:
     """The :class:`Engine` arguments of a Bearwatch ``Settings`` (the same fields :meth:`Engine.from_settings` uses)."""
-    return {"model_dir": str(settings.model_path), "device": settings.device, "batch_size": settings.batch_size,
+    return {"model_dir": str(settings.model_path), "device": settings.device, "batch_size": settings.model_batch,
             "max_tokens": settings.max_tokens, "cpu_threads": settings.cpu_threads, "int8": settings.int8}
 
 
