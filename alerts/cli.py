@@ -315,13 +315,14 @@ def calibrate(
     from alerts.calibrate import CalibrationError, parse_rate, rules_toml
     from alerts.calibrate import calibrate as fit
     from alerts.rules import RuleError, load_rules
-    from consumers.replay.cli import read_options
-    from consumers.replay.infra import infrastructure
-    from consumers.replay.progress import Bars
     from consumers.replay.readers import ReadError
+    from monitor.ground.progress import Bars
     from monitor.ground.stack import StackError
+    from monitor.history.backtest_run import run_backtest
+    from monitor.history.cli import read_options
     from monitor.history.events import EventsError, event_windows, load_events
-    from monitor.history.runner import BacktestOptions, run_backtest
+    from monitor.history.infrastructure import infrastructure
+    from monitor.history.options import RunOptions
     from monitor.stages.model.modeldir import ModelDirError
 
     settings = settings_or_exit(config, attach_running=False)
@@ -334,7 +335,7 @@ def calibrate(
         known = event_windows(load_events(events, options.times)) if events else []
         with infrastructure(settings, settings.var_dir / "calibrate" / "stack", kafka=False) as ready:
             with Bars(console, enabled=not quiet) as bars:
-                run = asyncio.run(run_backtest(ready, BacktestOptions(
+                run = asyncio.run(run_backtest(ready, RunOptions(
                     path=file, rules_file=rules, read=options, cache_path=cache,
                     out_dir=settings.var_dir / "calibrate"), bars))
         fitted, report = fit(base, run.scored_stories, target, settings.bucket_seconds,

@@ -54,7 +54,7 @@ def flips(engine: Engine, texts: list[str], n: int, mates: int) -> dict[str, flo
 
 REUTERS = ROOT.parent / "shared" / "data" / "headlines" / \
     "reuters_ticker_news_2011-07-06_to_2011-10-31_US_downgrade_EU_debt.csv"
-CHUNK = 256  # monitor.history.runner.SCORE_BATCH
+CHUNK = 256  # monitor.history.backtest_run.SCORE_BATCH
 
 
 def reuters_texts(n: int) -> list[str]:

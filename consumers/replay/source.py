@@ -27,10 +27,10 @@ from consumers.dedup import Deduplicator
 from consumers.language import is_english
 from consumers.normalise import EntryContext, EntryError, normalise_entry
 from consumers.replay.eventtime import DAY_ONLY
-from consumers.replay.progress import SILENT, Bars
 from consumers.replay.readers import ReadOptions, ReplayRow, RowError, estimate_rows, file_format, read_rows
 from consumers.tickers import TickerLinker
 from monitor.ground.contracts import Story
+from monitor.ground.progress import SILENT, Bars
 
 log = logging.getLogger(__name__)
 ADMIT_CHUNK = 500

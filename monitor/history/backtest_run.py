@@ -23,40 +23,26 @@ import asyncio
 import gc
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from alerts.rules import Rule, load_rules
-from consumers.replay.naming import RunNames, timestamp_run_id
-from consumers.replay.progress import SILENT, Bars, Step
-from consumers.replay.readers import ReadOptions
-from consumers.replay.run import dedup_for, linker_for
 from consumers.replay.source import SourceReport, load_stories
 from consumers.service import redis_client
 from monitor.ground.contracts import Alert, ModelInfo, ScoredStory, Story, encode
+from monitor.ground.progress import SILENT, Bars, Step
 from monitor.ground.settings import Settings
 from monitor.history.engine import Closeness, run_rules
 from monitor.history.index import SentimentIndex
+from monitor.history.options import RunOptions
+from monitor.history.reading import dedup_for, linker_for
 from monitor.history.run_cache import CachedRun, RunCache, run_key
+from monitor.history.run_names import RunNames, timestamp_run_id
 from monitor.stages.worker.scoring import RawRecord, StoryScorer
 
 SCORE_BATCH = 256
-
-
-@dataclass
-class BacktestOptions:
-    path: Path
-    run_id: str | None = None
-    rules_file: Path | None = None
-    out_dir: Path | None = None
-    events_file: Path | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    read: ReadOptions = field(default_factory=ReadOptions)
-    cache_path: Path | None = None
 
 
 @dataclass
@@ -132,7 +118,7 @@ async def _collect_stage(queue: asyncio.Queue[list[ScoredStory] | None], out: li
     return len(out)
 
 
-def run_cache_for(settings: Settings, options: BacktestOptions) -> tuple[RunCache, str]:
+def run_cache_for(settings: Settings, options: RunOptions) -> tuple[RunCache, str]:
     """The run cache next to the score cache, and this backtest's key in it."""
     names = RunNames(options.run_id or timestamp_run_id(options.path), settings.redis_namespace)
     run_settings = names.settings(settings, options.rules_file)
@@ -140,13 +126,13 @@ def run_cache_for(settings: Settings, options: BacktestOptions) -> tuple[RunCach
     return RunCache(folder), run_key(run_settings, options.path, options.read, options.since, options.until)
 
 
-def cached(settings: Settings, options: BacktestOptions) -> bool:
+def cached(settings: Settings, options: RunOptions) -> bool:
     """Whether this backtest's scored stories are cached (then it needs neither Redis nor the model)."""
     cache, key = run_cache_for(settings, options)
     return (cache.folder / f"{key}.pkl").is_file()
 
 
-async def _read_and_score(settings: Settings, run_settings: Settings, options: BacktestOptions, namespace: str,
+async def _read_and_score(settings: Settings, run_settings: Settings, options: RunOptions, namespace: str,
                           bars: Bars, timing: _Timing) -> tuple[CachedRun, int, int]:
     """Read, de-duplicate and score the file (the slow part a run cache hit skips)."""
     from monitor.history.model import model_identity
@@ -177,7 +163,7 @@ async def _read_and_score(settings: Settings, run_settings: Settings, options: B
     return CachedRun(loaded.report, collected, dead, identity.info), caching.hits, caching.misses
 
 
-async def run_backtest(settings: Settings, options: BacktestOptions, bars: Bars = SILENT) -> BacktestRun:
+async def run_backtest(settings: Settings, options: RunOptions, bars: Bars = SILENT) -> BacktestRun:
     """Backtest ``options.path``. Unless its scored stories are in the run cache, needs ``settings.redis_url``
     (the CLI starts an embedded Valkey when unset) and scores what the score cache lacks."""
     began = time.monotonic()
@@ -197,7 +183,7 @@ async def run_backtest(settings: Settings, options: BacktestOptions, bars: Bars 
             gc.enable()
 
 
-async def _run(settings: Settings, options: BacktestOptions, bars: Bars, began: float, names: RunNames,
+async def _run(settings: Settings, options: RunOptions, bars: Bars, began: float, names: RunNames,
                run_settings: Settings, rules: list[Rule], out_dir: Path, timing: _Timing, runs: RunCache,
                key: str) -> BacktestRun:
     found = runs.get(key)

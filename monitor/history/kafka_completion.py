@@ -27,8 +27,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from alerts.rules import Rule
 from alerts.state import AlertState
-from consumers.replay.progress import SILENT, Bars
 from monitor.ground.contracts import Alert, SchemaError, decode
+from monitor.ground.errors import BearwatchError
+from monitor.ground.progress import SILENT, Bars
 from monitor.stages.windows.layout import WindowKeys
 from monitor.stages.windows.spans import floor_to, to_ms
 
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 CHECK_CHUNK = 2000
 
 
-class ReplayStalled(RuntimeError):
+class ReplayStalled(RuntimeError, BearwatchError):
     """No progress for too long; the message says how far the run got."""
 
 

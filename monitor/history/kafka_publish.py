@@ -12,10 +12,10 @@ import asyncio
 
 from consumers.dedup import Deduplicator
 from consumers.produce import StoryProducer
-from consumers.replay.pacing import Pacer
-from consumers.replay.progress import SILENT, Bars
 from monitor.ground.contracts import Story
+from monitor.ground.progress import SILENT, Bars
 from monitor.ground.settings import Settings
+from monitor.history.pacing import Pacer
 
 
 async def publish(settings: Settings, stories: list[Story], dedup: Deduplicator, *, speed: float | None = None,

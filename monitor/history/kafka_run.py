@@ -3,18 +3,17 @@
 The worker process is spawned first (it loads the model while the file is read), then the stories that this run
 has not produced yet are produced in (published_at, id) order; the run is finished when every story of the file
 is counted, the detector reached the final watermark and the alerts topic is quiet
-(:mod:`consumers.replay.completion`). The alerts are read back from the run's alerts topic and written to
+(:mod:`monitor.history.kafka_completion`). The alerts are read back from the run's alerts topic and written to
 ``alerts.json`` under the output folder, with ``summary.json`` (counts, timings) and ``rejected.csv`` (every
 row that could not be used, with its number and reason).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -22,21 +21,19 @@ import redis.asyncio as aioredis
 
 from alerts.rules import Rule, load_rules
 from alerts.state import AlertState
-from consumers.dedup import Deduplicator
-from consumers.linking import build_linker
-from consumers.registry import EngineConfig, RegistryError, load_registry
-from consumers.replay import completion
-from consumers.replay.naming import RunNames, content_run_id
-from consumers.replay.progress import SILENT, Bars
-from consumers.replay.publish import publish
-from consumers.replay.readers import ReadOptions
 from consumers.replay.source import LoadedStories, SourceReport, load_stories
-from consumers.replay.worker import ReplayWorker
 from consumers.service import redis_client
-from consumers.tickers import TickerLinker
 from monitor.ground.contracts import Alert
 from monitor.ground.kafka import ensure_topics
+from monitor.ground.progress import SILENT, Bars
 from monitor.ground.settings import Settings
+from monitor.history import kafka_completion
+from monitor.history.kafka_publish import publish
+from monitor.history.options import RunOptions
+from monitor.history.reading import dedup_for, linker_for
+from monitor.history.replay_worker import ReplayWorker
+from monitor.history.run_files import write_alerts_json, write_rejected_csv
+from monitor.history.run_names import RunNames, content_run_id
 from monitor.stages.windows import WindowStore
 from monitor.stages.windows.spans import floor_to, to_ms
 
@@ -44,19 +41,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class ReplayOptions:
-    path: Path
-    run_id: str | None = None
-    speed: float | None = None
-    rules_file: Path | None = None
-    out_dir: Path | None = None
-    read: ReadOptions = field(default_factory=ReadOptions)
-    stall_timeout_s: float = 300.0
-    ready_timeout_s: float = 180.0
-
-
-@dataclass
 class ReplayResult:
+    """What a Kafka replay produced; :func:`write_outputs` writes it next to the alerts."""
+
     run_id: str
     namespace: str
     out_dir: Path
@@ -69,16 +56,6 @@ class ReplayResult:
     @property
     def alerts_path(self) -> Path:
         return self.out_dir / "alerts.json"
-
-
-def dedup_for(settings: Settings, redis: aioredis.Redis, namespace: str) -> Deduplicator:
-    """A Deduplicator with the live consumers' knobs (``[engine]`` of the feed registry), on ``namespace``."""
-    try:
-        engine = load_registry(settings).engine
-    except RegistryError:
-        engine = EngineConfig()
-    return Deduplicator(redis, namespace, seen_ttl_s=engine.seen_ttl_s, window_s=engine.near_dup_window_s,
-                        threshold=engine.near_dup_threshold)
 
 
 async def start_rules_at(redis: aioredis.Redis, settings: Settings, rules: list[Rule], first_event: datetime) -> None:
@@ -96,12 +73,7 @@ async def start_rules_at(redis: aioredis.Redis, settings: Settings, rules: list[
         await state.advance(rule.name, boundary)
 
 
-def linker_for(settings: Settings) -> TickerLinker:
-    """The live consumers' linker (watchlist, brands, SEC table as of ``settings.tickers_asof``)."""
-    return build_linker(settings)
-
-
-async def run_replay(settings: Settings, options: ReplayOptions, bars: Bars = SILENT) -> ReplayResult:
+async def run_replay(settings: Settings, options: RunOptions, bars: Bars = SILENT) -> ReplayResult:
     """Replay ``options.path`` through Kafka and a real worker; needs ``settings.kafka_url`` and ``redis_url``."""
     if not settings.kafka_url or not settings.redis_url:
         raise ValueError("a Kafka replay needs Kafka and Redis URLs (the CLI starts embedded ones when unset)")
@@ -123,7 +95,7 @@ async def run_replay(settings: Settings, options: ReplayOptions, bars: Bars = SI
         await worker.ready(options.ready_timeout_s)
         produced = await publish(run_settings, loaded.new, dedup, speed=options.speed, bars=bars)
         dead = await _wait_done(run_settings, redis, worker, loaded, rules, options, bars)
-        alerts = await completion.read_alerts(settings.kafka_url, run_settings.topics.alerts)
+        alerts = await kafka_completion.read_alerts(settings.kafka_url, run_settings.topics.alerts)
     finally:
         await worker.stop()
         await redis.aclose()
@@ -134,9 +106,9 @@ async def run_replay(settings: Settings, options: ReplayOptions, bars: Bars = SI
 
 
 async def _wait_done(settings: Settings, redis: aioredis.Redis, worker: ReplayWorker, loaded: LoadedStories,
-                     rules: list[Rule], options: ReplayOptions, bars: Bars) -> int:
+                     rules: list[Rule], options: RunOptions, bars: Bars) -> int:
     bootstrap = settings.kafka_url or ""
-    dead = await completion.wait_counted(
+    dead = await kafka_completion.wait_counted(
         redis, settings.redis_namespace, [story.id for story in loaded.stories],
         bootstrap=bootstrap, deadletter_topic=settings.topics.deadletter, alive=worker.check, bars=bars,
         stall_timeout_s=options.stall_timeout_s,
@@ -145,23 +117,11 @@ async def _wait_done(settings: Settings, redis: aioredis.Redis, worker: ReplayWo
                         settings.allowed_lateness_s)
     first, last = await store.event_range()
     if first is not None and last is not None:
-        boundary = completion.final_boundary(first, last, settings.allowed_lateness_s, settings.bucket_seconds)
-        await completion.wait_evaluated(redis, settings.redis_namespace, rules, boundary,
-                                        alive=worker.check, timeout_s=options.stall_timeout_s)
-    await completion.wait_quiet(bootstrap, settings.topics.alerts)
+        boundary = kafka_completion.final_boundary(first, last, settings.allowed_lateness_s, settings.bucket_seconds)
+        await kafka_completion.wait_evaluated(redis, settings.redis_namespace, rules, boundary,
+                                                alive=worker.check, timeout_s=options.stall_timeout_s)
+    await kafka_completion.wait_quiet(bootstrap, settings.topics.alerts)
     return dead
-
-
-def write_alerts_json(path: Path, alerts: list[Alert]) -> None:
-    path.write_text(json.dumps([alert.model_dump(mode="json") for alert in alerts], indent=2) + "\n",
-                    encoding="utf-8")
-
-
-def write_rejected_csv(path: Path, report: SourceReport) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["row", "reason", "detail"])
-        writer.writerows((error.number, error.reason, error.detail) for error in report.errors)
 
 
 def write_outputs(result: ReplayResult) -> None:

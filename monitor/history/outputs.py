@@ -2,8 +2,7 @@
 rejected rows and a ``summary.json`` with the numbers the command prints (and the acceptance bench reads).
 
 ``alerts.json`` is a list of :class:`monitor.ground.contracts.Alert` objects, the same format ``bearwatch replay``
-writes,
-so the two can be compared directly.
+writes (:mod:`monitor.history.run_files`), so the two can be compared directly.
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ import csv
 import json
 from pathlib import Path
 
-from consumers.replay.run import write_alerts_json, write_rejected_csv
 from monitor.ground.contracts import Alert
+from monitor.history.backtest_run import BacktestRun
 from monitor.history.events import EventScores
 from monitor.history.report import render_report
-from monitor.history.runner import BacktestRun
+from monitor.history.run_files import write_alerts_json, write_rejected_csv
 
 ALERT_COLUMNS = ("starts_at", "ends_at", "status", "rule", "scope", "key", "severity", "value", "baseline", "zscore",
                  "count", "fingerprint", "summary", "top_headline", "top_url")

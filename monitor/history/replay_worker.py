@@ -19,11 +19,12 @@ from pathlib import Path
 
 import httpx
 
+from monitor.ground.errors import BearwatchError
 from monitor.ground.settings import Settings
 from monitor.ground.stack.process import free_port, spawn, stop
 
 
-class WorkerFailed(RuntimeError):
+class WorkerFailed(RuntimeError, BearwatchError):
     """The replay worker exited or never became ready; the message holds the tail of its log."""
 
 

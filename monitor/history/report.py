@@ -17,10 +17,10 @@ from string import Template
 
 from alerts.rules import Rule
 from monitor.ground.contracts import Alert
+from monitor.history.backtest_run import BacktestRun
 from monitor.history.chart import market_chart, pick_bin_seconds
 from monitor.history.engine import Closeness
 from monitor.history.events import EventOutcome, EventScores, episodes
-from monitor.history.runner import BacktestRun
 from monitor.stages.windows.spans import format_span, from_ms
 
 TEMPLATE = Path(__file__).with_name("report.html")

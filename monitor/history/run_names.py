@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from monitor.ground.errors import BearwatchError
 from monitor.ground.settings import Settings, TopicNames
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-class RunIdError(ValueError):
+class RunIdError(ValueError, BearwatchError):
     """A run id that cannot name a Redis namespace and Kafka topics."""
 
 

@@ -22,7 +22,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-# Stage modules that add commands; a missing one (a stage not built yet) is skipped, any other error is not.
+# Modules that add commands. Every one must import: a missing or broken one is an error, never a command that
+# silently disappears from `bearwatch --help`.
 COMMAND_MODULES = (
     "monitor.stages.model.cli",
     "monitor.stages.worker.cli",
@@ -30,8 +31,7 @@ COMMAND_MODULES = (
     "consumers.cli",
     "alerts.cli",
     "dashboards.cli",
-    "consumers.replay.cli",
-    "monitor.history.cli",
+    "monitor.history.cli",  # replay and backtest
 )
 
 
@@ -78,13 +78,7 @@ def _configure_logging(level: str) -> None:
 
 def _register_stage_commands() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
-        module.register(app)
+        importlib.import_module(name).register(app)
 
 
 _register_stage_commands()

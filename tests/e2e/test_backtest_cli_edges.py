@@ -49,7 +49,7 @@ def test_progress_goes_to_a_file_as_plain_lines() -> None:
 
     from rich.console import Console
 
-    from consumers.replay import progress
+    from monitor.ground import progress
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=False, width=120)

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from consumers.replay.completion import topic_records
-from consumers.replay.naming import RunNames
-from consumers.replay.run import ReplayOptions, run_replay
 from monitor.ground.contracts import Alert
 from monitor.ground.settings import Settings
-from monitor.history.runner import BacktestOptions, run_backtest
+from monitor.history.backtest_run import run_backtest
+from monitor.history.kafka_completion import topic_records
+from monitor.history.kafka_run import run_replay
+from monitor.history.options import RunOptions
+from monitor.history.run_names import RunNames
 from monitor.stages.windows import WindowStore
 
 pytestmark = pytest.mark.slow
@@ -110,9 +111,9 @@ async def test_kafka_replay_equals_backtest_and_runs_are_idempotent_and_separate
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES, encoding="utf-8")
 
-    replay = await run_replay(settings, ReplayOptions(path=data, run_id="parity", rules_file=rules,
+    replay = await run_replay(settings, RunOptions(path=data, run_id="parity", rules_file=rules,
                                                       out_dir=tmp_path / "replay"))
-    backtest = await run_backtest(settings, BacktestOptions(
+    backtest = await run_backtest(settings, RunOptions(
         path=data, run_id="parity-bt", rules_file=rules, out_dir=tmp_path / "backtest",
         cache_path=tmp_path_factory.getbasetemp() / "bearwatch-score-cache.sqlite"))
 
@@ -134,7 +135,7 @@ async def test_kafka_replay_equals_backtest_and_runs_are_idempotent_and_separate
     assert replay.source.non_english == 1
     assert counted == english and raw_end == 250
 
-    again = await run_replay(settings, ReplayOptions(path=data, run_id="parity", rules_file=rules,
+    again = await run_replay(settings, RunOptions(path=data, run_id="parity", rules_file=rules,
                                                      out_dir=tmp_path / "replay-again"))
     assert (again.produced, again.source.new, again.source.known) == (0, 0, 250)
     assert await market_count(redis_client, run.namespace, at_end) == english
@@ -142,7 +143,7 @@ async def test_kafka_replay_equals_backtest_and_runs_are_idempotent_and_separate
     assert identity(again.alerts) == identity(replay.alerts)
 
     small = slice_of(shared_data, tmp_path / "terra-60.csv", 60)
-    other = await run_replay(settings, ReplayOptions(path=small, run_id="other", rules_file=rules,
+    other = await run_replay(settings, RunOptions(path=small, run_id="other", rules_file=rules,
                                                      out_dir=tmp_path / "other"))
     other_run = RunNames("other", settings.redis_namespace)
     assert other.namespace == other_run.namespace != run.namespace

@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 import redis.asyncio as aioredis
 
 from consumers.dedup import Deduplicator
-from consumers.replay.completion import topic_records
-from consumers.replay.pacing import Pacer
-from consumers.replay.publish import publish
 from monitor.ground.contracts import Story, decode
 from monitor.ground.kafka import ensure_topics
 from monitor.ground.settings import Settings
+from monitor.history.kafka_completion import topic_records
+from monitor.history.kafka_publish import publish
+from monitor.history.pacing import Pacer
 
 START = datetime(2022, 5, 9, 14, 0, tzinfo=UTC)
 
