@@ -34,7 +34,7 @@ def child(trim_interval_s: float, calls: int, every: int) -> None:
 
     texts = load_split(DEFAULT_SENTIMENT, "sentiment", "valid").texts
     settings = Settings(cpu_threads=1)
-    engine = Engine(settings.model_path, batch_size=settings.batch_size, max_tokens=settings.max_tokens,
+    engine = Engine(settings.model_path, batch_size=settings.model_batch, max_tokens=settings.max_tokens,
                     cpu_threads=1, int8=settings.int8, trim_interval_s=trim_interval_s)
     rng = random.Random(1)
     began = time.monotonic()

@@ -9,6 +9,7 @@ TOML file (``--config``), then the defaults below. Nested tables use ``__`` in e
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 import tomllib
@@ -17,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,6 +32,7 @@ from monitor.ground.redact import install_log_redaction, redact_text
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "default"
+log = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError, BearwatchError):
@@ -94,7 +96,17 @@ class Settings(BaseSettings):
     # --- model and micro-batching ---
     model_path: Path = DEFAULT_MODEL_PATH
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    batch_size: int = Field(default=32, ge=1, le=4096)
+    model_batch: int = Field(default=32, ge=1, le=4096,
+                             description="texts per forward pass of the model (the engine cuts a call into these)")
+    consume_batch: int = Field(
+        default=0, ge=0, le=65536,
+        description="raw stories the score agent takes per read (one model call) when a backlog waits; "
+                    "0 = automatic: 4 x model_batch")
+    aggregate_batch: int = Field(default=128, ge=1, le=65536,
+                                 description="scored stories the aggregate agent takes per read (one window "
+                                             "update and detector pass)")
+    batch_size: int | None = Field(default=None, ge=1, le=4096,
+                                   description="deprecated alias of model_batch (used when model_batch is not set)")
     batch_max_wait_s: float = Field(default=0.5, gt=0, le=60)
     max_tokens: int = Field(default=64, ge=8, le=512)
     cpu_threads: int = Field(default=0, ge=0, description="0 = automatic: the worker takes every usable core "
@@ -177,6 +189,17 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"expected redis://host:port/db (got {value!r})")
         return value
+
+    @model_validator(mode="after")
+    def _batch_size_alias(self) -> Settings:
+        """``batch_size`` once meant the read size, the aggregate's batch and the forward pass at once; it stays
+        readable as the old name of ``model_batch`` so existing configurations keep their model batch."""
+        if self.batch_size is not None:
+            log.warning("setting BEARWATCH_BATCH_SIZE (batch_size) is deprecated: use BEARWATCH_MODEL_BATCH "
+                        "(model_batch); see BEARWATCH_CONSUME_BATCH and BEARWATCH_AGGREGATE_BATCH for the rest")
+            if "model_batch" not in self.model_fields_set:
+                self.model_batch = self.batch_size
+        return self
 
     @classmethod
     def settings_customise_sources(

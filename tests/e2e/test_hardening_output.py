@@ -140,7 +140,7 @@ def test_grafana_sub_path_keeps_its_slash() -> None:
 
 
 def test_worker_web_server_binds_the_configured_host(make_settings) -> None:  # noqa: ANN001
-    from monitor.stages.worker.app import create_app
+    from monitor.shell.worker_app import create_app
 
     app = create_app(make_settings(http_host="127.0.0.1"))
     assert app.conf.web_bind == "127.0.0.1"

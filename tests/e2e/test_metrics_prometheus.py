@@ -207,7 +207,7 @@ async def pipeline_settings(make_settings: Callable[..., Settings], tiny_model_d
     port, _ = receivers
     hooks = [WebhookTarget(name=name, url=f"http://127.0.0.1:{port}/{name}", timeout_s=2)
              for name in ("ok", "flaky", "reject")]
-    settings = make_settings(model_path=tiny_model_dir, batch_size=64, batch_max_wait_s=0.2, allowed_lateness_s=60,
+    settings = make_settings(model_path=tiny_model_dir, model_batch=64, batch_max_wait_s=0.2, allowed_lateness_s=60,
                              webhooks=hooks, rules_file=burst_rules_file(tmp_path))
     await ensure_topics(settings.kafka_url or "", settings)
     return settings

@@ -42,7 +42,7 @@ def section(dom: str, table_id: str) -> str:
 @pytest.fixture
 async def page_settings(make_settings: Callable[..., Settings], tiny_model_dir: Path,  # noqa: F811
                         tmp_path: Path) -> Settings:
-    settings = make_settings(model_path=tiny_model_dir, batch_size=64, batch_max_wait_s=0.2, allowed_lateness_s=60,
+    settings = make_settings(model_path=tiny_model_dir, model_batch=64, batch_max_wait_s=0.2, allowed_lateness_s=60,
                              rules_file=burst_rules_file(tmp_path))
     await ensure_topics(settings.kafka_url or "", settings)
     return settings

@@ -94,7 +94,7 @@ async def count_scored(settings: Settings) -> int:
 async def test_worker_reads_a_restarted_memory_broker_from_offset_0(
     own_broker: EmbeddedStack, make_settings: Callable[..., Settings], tmp_path: Path,
 ) -> None:
-    settings = make_settings(kafka_url=own_broker.kafka_url, model_path=MODEL_DIR, batch_size=32,
+    settings = make_settings(kafka_url=own_broker.kafka_url, model_path=MODEL_DIR, model_batch=32,
                              batch_max_wait_s=0.2, topic_partitions=4)
     await ensure_topics(settings.kafka_url or "", settings)
     backlog = make_stories(5000, seed=31)

@@ -82,7 +82,7 @@ async def test_every_decided_story_is_timed_at_each_stage_and_health_says_whethe
     make_settings: Callable[..., Settings], tiny_model_dir: Path, redis_client: aioredis.Redis,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    settings = make_settings(model_path=tiny_model_dir, batch_size=32, batch_max_wait_s=0.2, topic_partitions=4)
+    settings = make_settings(model_path=tiny_model_dir, model_batch=32, batch_max_wait_s=0.2, topic_partitions=4)
     await ensure_topics(settings.kafka_url or "", settings)
     stories = make_stories(300, seed=19)
     store = WindowStore(redis_client, settings.redis_namespace, settings.bucket_seconds, settings.allowed_lateness_s)
@@ -138,7 +138,7 @@ async def test_every_decided_story_is_timed_at_each_stage_and_health_says_whethe
 async def test_the_worker_consumer_long_polls_briefly(make_settings: Callable[..., Settings],
                                                       tiny_model_dir: Path) -> None:  # noqa: F811
     """Faust hard-codes a 1.5 s fetch wait, which Tansu sits out in full on every hop (stages.worker.fetch_wait)."""
-    from monitor.stages.worker.app import create_app
+    from monitor.shell.worker_app import create_app
     from monitor.stages.worker.fetch_wait import FETCH_MAX_WAIT_MS
 
     app = create_app(make_settings(model_path=tiny_model_dir))

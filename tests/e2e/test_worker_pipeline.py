@@ -59,7 +59,7 @@ async def stored_counts(store: WindowStore, keys: Iterable[tuple[str, str]]) -> 
 
 @pytest.fixture
 async def worker_settings(make_settings: Callable[..., Settings], tiny_model_dir: Path) -> Settings:  # noqa: F811
-    settings = make_settings(model_path=tiny_model_dir, batch_size=64, batch_max_wait_s=0.2, topic_partitions=4)
+    settings = make_settings(model_path=tiny_model_dir, model_batch=64, batch_max_wait_s=0.2, topic_partitions=4)
     await ensure_topics(settings.kafka_url or "", settings)
     return settings
 

@@ -12,8 +12,11 @@ import asyncio
 import pytest
 from aiokafka.errors import UnknownError
 
+from monitor.ground.retry import Backoff
 from monitor.stages.worker import metrics
 from monitor.stages.worker.publish import Outgoing, publish_all
+
+QUICK = Backoff(base_s=0.01, cap_s=0.01)
 
 
 class FlakyTopic:
@@ -39,7 +42,7 @@ async def test_a_failed_send_is_retried_until_every_message_is_acknowledged() ->
     counter = metrics.PUBLISH_RETRIES.labels("test")
     before = counter._value.get()
     messages = [Outgoing(topic, f"k{i}".encode(), f"v{i}".encode()) for i in range(4)]
-    retries = await publish_all(messages, "test", backoff_s=0.01)
+    retries = await publish_all(messages, "test", backoff=QUICK)
     assert retries >= 1 and counter._value.get() == before + retries
     delivered = {value for _, value in topic.sent}
     assert delivered == {f"v{i}".encode() for i in range(4)}  # all of them, some possibly twice
@@ -51,4 +54,4 @@ async def test_anything_but_a_broker_error_is_not_swallowed() -> None:
             raise TypeError("a bug, not an outage")
 
     with pytest.raises(TypeError):
-        await publish_all([Outgoing(Broken(), None, b"x")], "test", backoff_s=0.01)
+        await publish_all([Outgoing(Broken(), None, b"x")], "test", backoff=QUICK)

@@ -20,9 +20,9 @@ from monitor.shell.web.status_page import StatusPage
 if TYPE_CHECKING:
     import faust
 
+    from monitor.stages.worker.runtime import WorkerRuntime
+
 log = logging.getLogger(__name__)
-DEFAULT_TOP_TICKERS = 50
-DEFAULT_REFRESH_S = 10.0  # gauges; Prometheus scrapes every 15 s in deploy/prometheus
 
 
 def _drop_faust_index(app: faust.App) -> None:
@@ -33,20 +33,19 @@ def _drop_faust_index(app: faust.App) -> None:
     manager._enabled = [(prefix, bp) for prefix, bp in manager._enabled if prefix != ""]  # noqa: SLF001
 
 
-def install_web(app: faust.App, runtime: Any) -> tuple[SentimentGauges, StatusPage]:
-    """Register ``/``, ``/api/status`` and the gauge refresher on ``app``; ``runtime`` is the ``WorkerRuntime``.
+def install_web(app: faust.App, runtime: WorkerRuntime) -> tuple[SentimentGauges, StatusPage]:
+    """Register ``/``, ``/api/status`` and the gauge refresher on the worker's ``app``.
 
-    Call it from ``create_app`` after the other pages. Returns the gauges and the page (handy in tests).
+    Called by ``monitor.shell.worker_app`` after the worker's own pages. Returns the gauges and the page (handy in
+    tests).
     """
     settings = runtime.settings
-    store = runtime.store()
-    refresh_s = float(getattr(settings, "gauge_refresh_s", DEFAULT_REFRESH_S))
+    store = runtime.store
+    refresh_s = settings.gauge_refresh_s
     firing = firing_source(runtime.redis, settings.redis_namespace, settings.rules_file)
-    gauges = SentimentGauges(store, top_tickers=int(getattr(settings, "gauge_top_tickers", DEFAULT_TOP_TICKERS)),
-                             firing=firing)
+    gauges = SentimentGauges(store, top_tickers=settings.gauge_top_tickers, firing=firing)
     gauges.register()
-    page = StatusPage(store, firing, pipeline=getattr(runtime, "pipeline_status", None),
-                      stale_after_s=float(getattr(settings, "feeds_stale_after_s", 1800.0)))
+    page = StatusPage(store, firing, pipeline=runtime.pipeline_status, stale_after_s=settings.feeds_stale_after_s)
     _drop_faust_index(app)
 
     # The type: ignores below: Faust types page handlers with its own Request/Response; its aiohttp driver (the

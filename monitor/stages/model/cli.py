@@ -111,7 +111,7 @@ def evaluate(
             fail(f"{data} holds sentiment scores: it can only evaluate the sentiment head (drop --head {head})")
         try:
             scored = load_scored(data)
-            engine = Engine(model or settings.model_path, device=settings.device, batch_size=settings.batch_size,
+            engine = Engine(model or settings.model_path, device=settings.device, batch_size=settings.model_batch,
                             max_tokens=settings.max_tokens, cpu_threads=settings.cpu_threads, int8=settings.int8)
         except (DataError, ModelDirError, LabelMapError) as exc:
             fail(str(exc))
@@ -127,7 +127,7 @@ def evaluate(
             fail(f"--head must be one of {', '.join(HEADS)} (got {chosen!r})")
         names = [name.strip() for name in label_map.split(",")] if label_map else None
         labelled = load_labelled(data, chosen, names, split="valid")
-        engine = Engine(model or settings.model_path, device=settings.device, batch_size=settings.batch_size,
+        engine = Engine(model or settings.model_path, device=settings.device, batch_size=settings.model_batch,
                         max_tokens=settings.max_tokens, cpu_threads=settings.cpu_threads, int8=settings.int8)
     except (DataError, ModelDirError, LabelMapError) as exc:
         fail(str(exc))

@@ -7,23 +7,24 @@ and the loop stalls (Faust's "Timer livelock"). Leaving the loop one core costs 
 big machine and buys steady throughput and a responsive loop on a small one: on the shared 2-core machine the bare
 engine scored 90 texts/s with torch's default two threads and 297 texts/s with one (calls of 32).
 
-Why a read batch larger than the model's micro-batch: :class:`monitor.stages.model.engine.Engine` sorts the texts of
-one call by length and pads each micro-batch only to its own longest text, so a call over several micro-batches
-wastes less on padding and per-call overhead than calls of one micro-batch each (measured on the shared 2-core
-machine, one torch thread, dynamic int8: 297 texts/s in calls of 32, 423 in calls of 128, 497 in calls of 640;
-with row-wise int8 and exact-length batches, more texts per call also means fuller batches). The stream hands
-the agent up to ``READ_BATCHES`` micro-batches at once when a backlog is waiting; when news is slow the batch
-is whatever arrived within ``batch_max_wait_s``, as before. Faust's read-ahead (``stream_buffer_maxsize``) is
-bounded to a few read batches, so a backlog stays in Kafka, where the consumer lag shows it, instead of in the
-worker's memory.
+Why a read batch (``consume_batch``) larger than the model's forward pass (``model_batch``):
+:class:`monitor.stages.model.engine.Engine` sorts the texts of one call by length and pads each micro-batch only to
+its own longest text, so a call over several micro-batches wastes less on padding and per-call overhead than calls
+of one micro-batch each (measured on the shared 2-core machine, one torch thread, dynamic int8: 297 texts/s in calls
+of 32, 423 in calls of 128, 497 in calls of 640; with row-wise int8 and exact-length batches, more texts per call
+also means fuller batches). The stream hands the agent up to ``consume_batch`` stories at once when a backlog is
+waiting (default ``READ_BATCHES`` forward passes' worth); when news is slow the batch is whatever arrived within
+``batch_max_wait_s``. Faust's read-ahead (``stream_buffer_maxsize``) is bounded to a few read batches, so a backlog
+stays in Kafka, where the consumer lag shows it, instead of in the worker's memory.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
-#: Micro-batches per model call when a backlog is waiting.
+from monitor.ground.settings import Settings
+
+#: Forward passes per model call when a backlog is waiting and ``consume_batch`` is 0 (automatic).
 READ_BATCHES = 4
 #: Read batches Faust may buffer ahead (its ``stream_buffer_maxsize``) while one is being scored.
 READ_AHEAD_BATCHES = 2
@@ -40,18 +41,24 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def torch_threads(settings: Any) -> int:
+def torch_threads(settings: Settings) -> int:
     """``cpu_threads`` when set (> 0); else every usable core but one for the event loop, at least one."""
     if settings.cpu_threads > 0:
         return int(settings.cpu_threads)
     return max(1, usable_cores() - 1)
 
 
-def read_batch(settings: Any) -> int:
-    """Most stories the score agent takes at once: ``READ_BATCHES`` micro-batches of ``batch_size``."""
-    return int(settings.batch_size) * READ_BATCHES
+def read_batch(settings: Settings) -> int:
+    """Most stories the score agent takes at once: ``consume_batch``, or when that is 0, ``READ_BATCHES`` forward
+    passes of ``model_batch``."""
+    return settings.consume_batch or settings.model_batch * READ_BATCHES
 
 
-def engine_settings(settings: Any) -> Any:
+def read_ahead(settings: Settings) -> int:
+    """Messages Faust may buffer ahead of the agents (its ``stream_buffer_maxsize``): ``READ_AHEAD_BATCHES`` reads."""
+    return read_batch(settings) * READ_AHEAD_BATCHES
+
+
+def engine_settings(settings: Settings) -> Settings:
     """``settings`` with the thread budget filled in: what the worker, and the bench's bare engine, load with."""
     return settings.model_copy(update={"cpu_threads": torch_threads(settings)})

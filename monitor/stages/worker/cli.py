@@ -1,4 +1,5 @@
-"""``bearwatch worker``: run the Faust stream worker (score → aggregate → notify)."""
+"""``bearwatch worker``: run the Faust stream worker (score → aggregate → notify), composed by
+``monitor.shell.worker_app``."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def worker(config: ConfigOption = None) -> None:
         fail(f"model directory {settings.model_path} does not exist: set BEARWATCH_MODEL_PATH or run bearwatch train")
     from faust import Worker
 
-    from monitor.stages.worker.app import create_app
+    from monitor.shell.worker_app import create_app
 
     app = create_app(settings)
     Worker(app, loglevel=settings.log_level.lower()).execute_from_commandline()

@@ -18,9 +18,13 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
+from monitor.ground.retry import Backoff, retry
 from monitor.stages.worker import metrics
 
 log = logging.getLogger(__name__)
+
+#: From 0.5 s, doubling, at most 10 s between sends of the same batch.
+PUBLISH_BACKOFF = Backoff(base_s=0.5, cap_s=10.0)
 
 
 @dataclass(frozen=True)
@@ -35,25 +39,32 @@ class Outgoing:
     timestamp: float | None = None
 
 
-async def publish_all(messages: Sequence[Outgoing], what: str, *, backoff_s: float = 0.5,
-                      max_backoff_s: float = 10.0) -> int:
+def broker_trouble(exc: BaseException) -> bool:
+    """Any Kafka error or OSError is worth sending again here, retriable or not: a broker that restarted answers
+    ``UnknownError`` (not retriable by aiokafka's flag) until it has re-created the topic. The outputs stay
+    unacknowledged, so the batch's offsets are not committed while this waits."""
+    return isinstance(exc, KafkaError | OSError)
+
+
+async def _send_all(messages: Sequence[Outgoing]) -> None:
+    futures = [await m.topic.send(key=m.key, value=m.value, timestamp=m.timestamp) for m in messages]
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+    if failed is not None:
+        raise failed
+
+
+async def publish_all(messages: Sequence[Outgoing], what: str, *, backoff: Backoff = PUBLISH_BACKOFF) -> int:
     """Produce ``messages`` and wait for every acknowledgement; on a broker error wait and send them all again.
     Returns the number of retries it took (0 when the first try went through)."""
     retries = 0
-    while True:
-        try:
-            futures = [await m.topic.send(key=m.key, value=m.value, timestamp=m.timestamp) for m in messages]
-            outcomes = await asyncio.gather(*futures, return_exceptions=True)
-            failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
-            if failed is None:
-                return retries
-            raise failed
-        except asyncio.CancelledError:
-            raise
-        except (KafkaError, OSError) as exc:
-            retries += 1
-            metrics.PUBLISH_RETRIES.labels(what).inc()
-            delay = min(max_backoff_s, backoff_s * 2 ** min(retries - 1, 10))
-            log.warning("could not publish %d %s message(s) (%s: %s); sending them again in %.1f s",
-                        len(messages), what, type(exc).__name__, exc, delay)
-            await asyncio.sleep(delay)
+
+    def count(exc: BaseException, failures: int, delay: float) -> None:
+        nonlocal retries
+        retries = failures
+        metrics.PUBLISH_RETRIES.labels(what).inc()
+        log.warning("could not publish %d %s message(s) (%s: %s); sending them again in %.1f s",
+                    len(messages), what, type(exc).__name__, exc, delay)
+
+    await retry(lambda: _send_all(messages), backoff, transient=broker_trouble, on_retry=count)
+    return retries
