@@ -101,13 +101,18 @@ class Settings(BaseSettings):
     consume_batch: int = Field(
         default=0, ge=0, le=65536,
         description="raw stories the score agent takes per read (one model call) when a backlog waits; "
-                    "0 = automatic: 4 x model_batch")
+                    "0 = automatic: 8 x model_batch")
     aggregate_batch: int = Field(default=128, ge=1, le=65536,
                                  description="scored stories the aggregate agent takes per read (one window "
                                              "update and detector pass)")
     batch_size: int | None = Field(default=None, ge=1, le=4096,
                                    description="deprecated alias of model_batch (used when model_batch is not set)")
-    batch_max_wait_s: float = Field(default=0.5, gt=0, le=60)
+    batch_max_wait_s: float = Field(default=0.25, gt=0, le=60,
+                                    description="longest a score read waits for a full batch: a story's worst wait "
+                                                "at the first hop when news is slow")
+    model_process: bool = Field(default=True,
+                                description="the worker scores in a child process of its own (no GIL shared with "
+                                            "the event loop; docs/latency.md); false = a thread of the worker")
     max_tokens: int = Field(default=64, ge=8, le=512)
     cpu_threads: int = Field(default=0, ge=0, description="0 = automatic: the worker takes every usable core "
                                                           "but one (its event loop's), other commands torch's default")

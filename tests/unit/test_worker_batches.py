@@ -20,11 +20,11 @@ def _no_batch_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(f"BEARWATCH_{name}", raising=False)
 
 
-def test_defaults_read_four_forward_passes_and_aggregate_128() -> None:
+def test_defaults_read_eight_forward_passes_and_aggregate_128() -> None:
     settings = load_settings()
     assert (settings.model_batch, settings.consume_batch, settings.aggregate_batch) == (32, 0, 128)
-    assert capacity.read_batch(settings) == 4 * 32
-    assert capacity.read_ahead(settings) == capacity.READ_AHEAD_BATCHES * 4 * 32
+    assert capacity.read_batch(settings) == 8 * 32
+    assert capacity.read_ahead(settings) == capacity.READ_AHEAD_BATCHES * 8 * 32
 
 
 def test_each_batch_is_its_own_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,7 +41,7 @@ def test_batch_size_is_a_deprecated_alias_of_model_batch(monkeypatch: pytest.Mon
                                                          caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("BEARWATCH_BATCH_SIZE", "8")
     settings = load_settings()
-    assert settings.model_batch == 8 and capacity.read_batch(settings) == 32
+    assert settings.model_batch == 8 and capacity.read_batch(settings) == 8 * capacity.READ_BATCHES
     assert "BEARWATCH_BATCH_SIZE" in caplog.text and "deprecated" in caplog.text
     monkeypatch.setenv("BEARWATCH_MODEL_BATCH", "24")
     assert load_settings().model_batch == 24, "the new name wins over the old one"

@@ -279,6 +279,9 @@ class AsyncEngine:
     def model_version(self) -> str:
         return self.engine.model_version
 
+    def describe(self) -> dict[str, Any]:
+        return {**self.engine.describe(), "process": "worker"}
+
     async def score(self, texts: Sequence[str]) -> list[ScoredText]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.engine.score, list(texts))

@@ -7,15 +7,15 @@ and the loop stalls (Faust's "Timer livelock"). Leaving the loop one core costs 
 big machine and buys steady throughput and a responsive loop on a small one: on the shared 2-core machine the bare
 engine scored 90 texts/s with torch's default two threads and 297 texts/s with one (calls of 32).
 
-Why a read batch (``consume_batch``) larger than the model's forward pass (``model_batch``):
-:class:`monitor.stages.model.engine.Engine` sorts the texts of one call by length and pads each micro-batch only to
-its own longest text, so a call over several micro-batches wastes less on padding and per-call overhead than calls
-of one micro-batch each (measured on the shared 2-core machine, one torch thread, dynamic int8: 297 texts/s in calls
-of 32, 423 in calls of 128, 497 in calls of 640; with row-wise int8 and exact-length batches, more texts per call
-also means fuller batches). The stream hands the agent up to ``consume_batch`` stories at once when a backlog is
-waiting (default ``READ_BATCHES`` forward passes' worth); when news is slow the batch is whatever arrived within
-``batch_max_wait_s``. Faust's read-ahead (``stream_buffer_maxsize``) is bounded to a few read batches, so a backlog
-stays in Kafka, where the consumer lag shows it, instead of in the worker's memory.
+Why a read batch (``consume_batch``) several forward passes (``model_batch``) long: the score agent queues all of a
+read's forward passes on the model at once and publishes each as it returns (the model scores the next chunk
+meanwhile), but between two reads the model waits: for the read's last publish, the offsets' ack and the next
+read. A longer read pays that wait less often: on the shared 2-core machine, with the model in its own process,
+the pipeline reached 0.69 of the bare engine with reads of 4 forward passes and 0.75-0.89 with 8
+(bench/pipeline_throughput.py, docs/latency.md). When news is slow a read is whatever arrived within
+``batch_max_wait_s``, so the length costs no latency then. Faust's read-ahead (``stream_buffer_maxsize``) is
+bounded to a few reads, so a backlog stays in Kafka, where the consumer lag shows it, instead of in the worker's
+memory.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import os
 from monitor.ground.settings import Settings
 
 #: Forward passes per model call when a backlog is waiting and ``consume_batch`` is 0 (automatic).
-READ_BATCHES = 4
+READ_BATCHES = 8
 #: Read batches Faust may buffer ahead (its ``stream_buffer_maxsize``) while one is being scored.
 READ_AHEAD_BATCHES = 2
 #: Upper bound of the aggregate agent's wait for more scored stories: its work per batch is a few Redis calls,

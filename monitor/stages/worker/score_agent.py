@@ -1,8 +1,10 @@
-"""The ``score`` agent: raw stories → scored stories (and dead letters), one model call per read.
+"""The ``score`` agent: raw stories → scored stories (and dead letters), one model call per forward pass.
 
 Each read takes up to ``capacity.read_batch`` stories (``BEARWATCH_CONSUME_BATCH``) or what arrived within
-``batch_max_wait_s``; the engine cuts the call into forward passes of ``model_batch`` texts, sorted by length. The
-scored stories keep their raw record's Kafka timestamp. Outputs are acknowledged before the offsets may commit.
+``batch_max_wait_s``; its chunks of ``model_batch`` stories are all queued on the model at once and published in
+order as each comes back. The scored stories keep their raw record's Kafka timestamp. Every output of a read is
+acknowledged by the broker before the read's offsets may commit (Faust acks a ``take_events`` batch only when the
+loop asks for the next one).
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ def add_score_agent(app: faust.App, settings: Settings, runtime: WorkerRuntime, 
             records = [record_of(event) for event in events]
             kit.received(AGENT, len(records))
             metrics.BATCH_SIZE.labels(AGENT).observe(len(records))
-            outcome = await scorer.score_records(records)
-            messages = kit.dead_messages(outcome.dead)
-            messages += [Outgoing(scored, story.id.encode(), encode(story), produced)
-                         for story, produced in zip(outcome.scored, outcome.produced, strict=True)]
-            await publish_all(messages, "scored")  # delivered before these offsets may be committed
-            runtime.pace.observe("scored", outcome.produced)
-            kit.handled(AGENT, len(outcome.scored))
+            # Forward passes are queued all at once and published as each returns: the model works on the next
+            # chunk while this one is produced (StoryScorer.score_chunks). Chunks keep input order.
+            async for outcome in scorer.score_chunks(records, settings.model_batch):
+                messages = kit.dead_messages(outcome.dead)
+                messages += [Outgoing(scored, story.id.encode(), encode(story), produced)
+                             for story, produced in zip(outcome.scored, outcome.produced, strict=True)]
+                await publish_all(messages, "scored")  # delivered before these offsets may be committed
+                runtime.pace.observe("scored", outcome.produced)
+                kit.handled(AGENT, len(outcome.scored))
