@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import redis.asyncio as aioredis
 from rich.console import Console
 from rich.table import Table
 
@@ -51,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.ground.contracts import Story, encode  # noqa: E402
 from monitor.ground.kafka import ensure_topics, make_producer  # noqa: E402
+from monitor.ground.redis import COMMAND, redis_client  # noqa: E402
 from monitor.ground.settings import Settings, load_settings  # noqa: E402
 from monitor.ground.stack import EmbeddedStack  # noqa: E402
 from monitor.stages.model.data import DEFAULT_SENTIMENT, load_split  # noqa: E402
@@ -83,10 +83,32 @@ def bare_rate(settings: Settings, texts: list[str]) -> dict[str, float]:
     return {"texts_per_s": len(texts) / wall, "cpu_ms_per_text": 1000 * (time.process_time() - cpu) / len(texts)}
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far, all threads (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+    """User + system CPU seconds so far of a process and its live descendants, all threads (Linux ``/proc``).
+
+    Descendants count because the worker scores in a child process (monitor.stages.model.process_engine).
+    """
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+            except (OSError, IndexError, ValueError):  # exited while we looked
+                continue
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = _stat(current)
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+        todo += parents.get(current, [])
+    return total
 
 
 def get_json(port: int, path: str) -> dict[str, Any] | None:
@@ -378,14 +400,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     texts = load_split(DEFAULT_SENTIMENT, "sentiment", "valid").texts
     texts = (texts * (1 + args.stories // len(texts)))[: args.stories]
     var = Path(tempfile.mkdtemp(prefix="bw-bench-"))
-    result: dict[str, Any] = {"stories": len(texts), "batch_size": args.batch_size, "max_wait_s": args.max_wait,
+    wait = {} if args.max_wait is None else {"batch_max_wait_s": args.max_wait}
+    result: dict[str, Any] = {"stories": len(texts), "model_batch": args.model_batch,
                               "loadavg_start": round(os.getloadavg()[0], 2), "cores": capacity.usable_cores()}
     with EmbeddedStack(var) as stack:
         settings = load_settings(None, kafka_url=stack.kafka_url, redis_url=stack.redis_url, var_dir=var,
-                                 batch_size=args.batch_size, batch_max_wait_s=args.max_wait, topic_partitions=4)
-        result.update(torch_threads=capacity.torch_threads(settings), read_batch=capacity.read_batch(settings))
+                                 model_batch=args.model_batch, topic_partitions=4, **wait)
+        result.update(max_wait_s=settings.batch_max_wait_s, model_process=settings.model_process,
+                      torch_threads=capacity.torch_threads(settings), read_batch=capacity.read_batch(settings))
         await ensure_topics(stack.kafka_url, settings)
-        redis = aioredis.from_url(stack.redis_url)
+        redis = redis_client(stack.redis_url, COMMAND)
         store = WindowStore(redis, settings.redis_namespace)
         console.print(f"bare model, {len(texts)} texts, calls of {result['read_batch']}, "
                       f"{result['torch_threads']} torch thread(s)…")
@@ -431,8 +455,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stories", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-wait", type=float, default=0.5)
+    parser.add_argument("--model-batch", "--batch-size", type=int, default=32, help="texts per forward pass")
+    parser.add_argument("--max-wait", type=float, default=None,
+                        help="the score read's longest wait (default: the settings' batch_max_wait_s)")
     parser.add_argument("--latency-seconds", type=int, default=30)
     parser.add_argument("--latency-rate", type=float, default=0.0,
                         help="stories/s of the latency phases (0: half the measured pipeline rate)")

@@ -57,6 +57,7 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         "BEARWATCH_CONSUME_BATCH": str(settings.consume_batch),
         "BEARWATCH_AGGREGATE_BATCH": str(settings.aggregate_batch),
         "BEARWATCH_BATCH_MAX_WAIT_S": str(settings.batch_max_wait_s),
+        "BEARWATCH_MODEL_PROCESS": str(settings.model_process).lower(),
         "BEARWATCH_ALLOWED_LATENESS_S": str(settings.allowed_lateness_s),
         "BEARWATCH_CPU_THREADS": "1",
         "HF_HUB_OFFLINE": "1",

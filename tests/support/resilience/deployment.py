@@ -84,7 +84,7 @@ def service_environment(c: HarnessConfig, kafka_url: str, redis_url: str, *, fee
     env.update({
         "BEARWATCH_REDIS_NAMESPACE": c.namespace, "BEARWATCH_TOPIC_PARTITIONS": str(c.partitions),
         "BEARWATCH_MODEL_PATH": str(c.model_path), "BEARWATCH_VAR_DIR": str(feeds_file.parent / "var"),
-        "BEARWATCH_BATCH_SIZE": str(c.batch_size), "BEARWATCH_BATCH_MAX_WAIT_S": str(c.batch_max_wait_s),
+        "BEARWATCH_MODEL_BATCH": str(c.batch_size), "BEARWATCH_BATCH_MAX_WAIT_S": str(c.batch_max_wait_s),
         "BEARWATCH_BUCKET_SECONDS": str(c.bucket_seconds),
         "BEARWATCH_ALLOWED_LATENESS_S": str(c.allowed_lateness_s), "BEARWATCH_CPU_THREADS": str(c.cpu_threads),
         "BEARWATCH_FEEDS_FILE": str(feeds_file), "BEARWATCH_RULES_FILE": str(rules_file),
