@@ -22,6 +22,7 @@ def test_the_worker_app_has_its_agents_and_its_parts(tmp_path: Path) -> None:
     assert isinstance(stage.runtime.detector, Detector)
     assert stage.runtime.detector.store is stage.runtime.store  # one store, one Redis client
     assert stage.runtime.store.redis is stage.runtime.redis
-    assert stage.app.conf.stream_buffer_maxsize == capacity.read_ahead(settings) == 8 * capacity.READ_BATCHES * capacity.READ_AHEAD_BATCHES
+    read_ahead = 8 * capacity.READ_BATCHES * capacity.READ_AHEAD_BATCHES  # model_batch 8 in this test's settings
+    assert stage.app.conf.stream_buffer_maxsize == capacity.read_ahead(settings) == read_ahead
     assert not stage.runtime.model.loaded
 
