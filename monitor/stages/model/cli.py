@@ -38,6 +38,9 @@ def train(
                                                      "headline-like (no cashtags, links, hashtags, emoji).")] = 0.0,
     topic_fraction: Annotated[float, typer.Option(min=0.01, max=1.0, help="Share of the topic training part "
                                                   "used per run.")] = 1.0,
+    weak_headlines: Annotated[str, typer.Option(help="text,label CSV of weakly labelled news headlines added to "
+                                                "the sentiment training pool (python -m "
+                                                "monitor.stages.model.weak_labels writes one).")] = "",
     warmup_ratio: Annotated[float, typer.Option(min=0.0, max=0.5)] = 0.06,
     limit: Annotated[int, typer.Option(help="Use at most N examples per set (smoke runs).")] = 0,
     max_steps: Annotated[int, typer.Option(help="Stop after N optimiser steps (smoke runs).")] = 0,
@@ -63,6 +66,7 @@ def train(
                       label_smoothing=label_smoothing, class_weight_power=class_weight_power, patience=patience,
                       seed=seed, lora=lora, lora_rank=lora_rank, init_from=init_from,
                       headline_fraction=headline_fraction, topic_fraction=topic_fraction, warmup_ratio=warmup_ratio,
+                      weak_headlines=weak_headlines,
                       limit=limit, max_steps=max_steps, resume=resume,
                       overwrite=overwrite, device=settings.device, max_tokens=settings.max_tokens,
                       cpu_threads=settings.cpu_threads)

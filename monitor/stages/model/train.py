@@ -37,7 +37,7 @@ from monitor.stages.model.checkpoint import (
     save_checkpoint,
     save_weights,
 )
-from monitor.stages.model.data import LabelledSet, dev_split, load_split
+from monitor.stages.model.data import LabelledSet, dev_split, load_labelled, load_split
 from monitor.stages.model.engine import forward_sorted, pad_batch, pick_device, truncating_tokenizer
 from monitor.stages.model.labels import LabelMaps
 from monitor.stages.model.metrics import classification_report, selection_score
@@ -175,8 +175,11 @@ def train(config: TrainConfig, console: Console | None = None) -> TrainResult:
     sent_train, sent_dev = dev_split(sets["sentiment_train"], config.dev_fraction, config.seed)
     topic_train, topic_dev = dev_split(sets["topic_train"], config.dev_fraction, config.seed)
     topic_train = _fraction(topic_train, config.topic_fraction, config.seed)
-    pool = encode_pool(fast, [augment_headlines(topic_train, config.headline_fraction, config.seed),
-                              augment_headlines(sent_train, config.headline_fraction, config.seed + 1)])
+    parts = [augment_headlines(topic_train, config.headline_fraction, config.seed),
+             augment_headlines(sent_train, config.headline_fraction, config.seed + 1)]
+    if config.weak_headlines:  # headlines labelled by monitor.stages.model.weak_labels: sentiment rows only
+        parts.append(load_labelled(config.weak_headlines, "sentiment"))
+    pool = encode_pool(fast, parts)
     dev = {d.head: ([e.ids for e in fast.encode_batch(d.texts)], d.labels) for d in (sent_dev, topic_dev)}
     dev_headline = ([e.ids for e in fast.encode_batch([headline_like(t) for t in sent_dev.texts])], sent_dev.labels)
     if config.lora:
@@ -196,7 +199,8 @@ def train(config: TrainConfig, console: Console | None = None) -> TrainResult:
         state.config = config.to_json()
         console.print(f"resuming at epoch {state.epoch + 1}, batch {state.step_in_epoch} "
                       f"(step {state.global_step})")
-    console.print(f"training {len(topic_train)} topic + {len(sent_train)} sentiment examples "
+    weak = f" + {len(parts[2])} weak headline" if config.weak_headlines else ""
+    console.print(f"training {len(topic_train)} topic + {len(sent_train)} sentiment{weak} examples "
                   f"(dev {len(topic_dev)} + {len(sent_dev)}) on {device}"
                   f"{' with ' + str(amp).removeprefix('torch.') + ' autocast' if amp else ''}; "
                   f"{trainable_parameters(model)['trainable']:,} trainable parameters; base {base}")

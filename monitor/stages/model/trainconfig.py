@@ -56,6 +56,9 @@ class TrainConfig:
     headline_fraction: float = 0.0
     topic_fraction: float = 1.0  # share of the topic training part used (continued runs: keeps the topic head
     #                              without paying a full topic epoch on CPU)
+    # text,label CSV of weakly labelled news headlines added to the sentiment training pool
+    # (monitor.stages.model.weak_labels); empty: none
+    weak_headlines: str = ""
     limit: int = 0  # use at most N examples of each train and validation set (smoke runs)
     max_steps: int = 0  # stop after N optimiser steps (smoke runs)
     eval_batch_size: int = 128
