@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.stages.model.engine import AsyncEngine, Engine
+from monitor.stages.model.engine import CHARS_PER_TOKEN_CAP, AsyncEngine, Engine
 from tests.support.model_builders import build_tiny_model_dir
 
 TEXTS = [
@@ -56,9 +56,20 @@ def test_scores_are_consistent_probabilities(engine: Engine) -> None:
 def test_empty_input_and_very_long_texts(engine: Engine, model_dir: Path) -> None:
     assert engine.score([]) == []
     long_text = "Markets slide as yields jump. " * 20_000  # ~600 kB
-    started = time.perf_counter()
-    scored = engine.score([long_text, "short headline"])
-    assert time.perf_counter() - started < 5
+    tokenised: list[int] = []
+    real = engine._tokenizer  # noqa: SLF001 - observe what reaches the tokenizer
+
+    def recording_encode(texts: list[str]) -> object:
+        tokenised.extend(len(text) for text in texts)
+        return real.encode_batch(texts)
+
+    engine._tokenizer = type("Spy", (), {"encode_batch": staticmethod(recording_encode)})()  # noqa: SLF001
+    try:
+        scored = engine.score([long_text, "short headline"])
+    finally:
+        engine._tokenizer = real  # noqa: SLF001
+    # Work is bounded by a character cap before tokenising (no time budget: that is the bench's business).
+    assert max(tokenised) <= engine.max_tokens * CHARS_PER_TOKEN_CAP < len(long_text)
     assert [s.truncated for s in scored] == [True, False]
     short_engine = Engine(model_dir, device="cpu", max_tokens=16)
     from tokenizers import Tokenizer
@@ -112,5 +123,5 @@ async def test_async_wrapper_keeps_the_event_loop_running(model_dir: Path) -> No
     during = [t for t in ticks if started <= t <= started + elapsed]
     assert len(scored) == len(texts)
     assert elapsed > 0.1, "the batch must take long enough to observe the loop"
-    assert len(during) >= elapsed / 0.005 * 0.3, (len(during), elapsed)
+    assert len(during) >= 3, (len(during), elapsed)  # the loop ran while the batch scored (not a speed budget)
     assert threads and all(name.startswith("bearwatch-model") for name in threads)
