@@ -88,3 +88,34 @@ def test_training_adds_weak_headlines_to_the_sentiment_pool(tmp_path: Path) -> N
     result = train(config)
     info = json.loads((result.model_dir / "bearwatch.json").read_text())
     assert info["training"]["weak_headlines"] == str(weak)
+
+
+def test_neutral_rows_come_only_from_direction_free_titles_the_model_calls_neutral() -> None:
+    titles = [f"Acme {i} shares jump" for i in range(6)] + [f"Acme {i} shares plunge" for i in range(6)]
+    titles += [f"Acme {i} names a chief" for i in range(6)] + ["Acme 9 may jump"]  # hedged: never neutral
+
+    def scorer(texts: list[str]) -> np.ndarray:  # confident neutral on even-numbered titles only
+        return np.array([[0.05, 0.05] if int(t.split()[1]) % 2 == 0 else [0.3, 0.3] for t in texts])
+
+    weak = build_weak_set(titles, cap=30, scorer=scorer, neutral=True)
+    neutral = [t for t, label in zip(weak.texts, weak.labels, strict=True) if label == "neutral"]
+    assert sorted(neutral) == ["Acme 0 names a chief", "Acme 2 names a chief", "Acme 4 names a chief"]
+    assert weak.counts["negative"] == weak.counts["positive"] == weak.counts["neutral"] == 3
+    with pytest.raises(ValueError, match="neutral"):
+        build_weak_set(titles, neutral=True)
+
+
+def test_interpolation_mixes_two_model_directories(tmp_path: Path) -> None:
+    import torch
+
+    from monitor.stages.model.modeldir import load_model_dir
+    from monitor.stages.model.soup import interpolate
+    from tests.support.model_builders import build_tiny_model_dir
+
+    start, tuned = build_tiny_model_dir(tmp_path / "a", seed=0), build_tiny_model_dir(tmp_path / "b", seed=1)
+    interpolate(start, tuned, 0.25, tmp_path / "mix")
+    a, b, mix = (load_model_dir(d).model.state_dict() for d in (start, tuned, tmp_path / "mix"))
+    name = next(k for k, v in a.items() if v.is_floating_point() and not torch.equal(v, b[k]))
+    expected = (0.75 * a[name].float() + 0.25 * b[name].float()).to(mix[name].dtype)
+    assert torch.allclose(mix[name].float(), expected.float(), atol=1e-3)
+    assert json.loads((tmp_path / "mix" / "bearwatch.json").read_text())["interpolation"]["alpha"] == 0.25

@@ -6,6 +6,10 @@ only when the averaged model's dev score does not drop. Every choice reads the d
 training built it, from each run's saved config); the official validation splits are only measured afterwards.
 
     python -m monitor.stages.model.soup --models runs/a runs/b runs/c --out models/soup
+
+``--alpha A`` with two models instead writes the interpolation ``(1 - A) * first + A * second`` (WiSE-FT, Wortsman
+et al., 2022): a continued fine-tune toward another domain keeps more of its start's in-domain accuracy that way,
+which the dev split alone cannot choose (it only sees the start's domain), so A is given, not searched.
 """
 
 from __future__ import annotations
@@ -77,6 +81,22 @@ def greedy_soup(dirs: list[Path], out: Path, device_name: str = "auto") -> dict[
     return info["soup"]
 
 
+def interpolate(start: Path, tuned: Path, alpha: float, out: Path) -> dict[str, object]:
+    """Write ``(1 - alpha) * start + alpha * tuned`` (same architecture and tokenizer) to ``out``."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1] (got {alpha})")
+    first, second = load_model_dir(start), load_model_dir(tuned)
+    other = second.model.state_dict()
+    mixed = {k: (1 - alpha) * v.float() + alpha * other[k].float() if v.is_floating_point() else v
+             for k, v in first.model.state_dict().items()}
+    second.model.load_state_dict(mixed)
+    info = json.loads((tuned / INFO_FILE).read_text(encoding="utf-8"))
+    info["interpolation"] = {"start": str(start), "tuned": str(tuned), "alpha": alpha,
+                             "rule": "(1 - alpha) * start + alpha * tuned"}
+    save_model_dir(second.model.cpu(), second.tokenizer, second.labels, info, out)
+    return info["interpolation"]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m monitor.stages.model.soup", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,9 +105,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--validation", action=argparse.BooleanOptionalAction, default=True,
                         help="measure the official validation splits afterwards (report only)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="with exactly two models: write (1 - alpha) * first + alpha * second, no greedy search")
     args = parser.parse_args(argv)
-    soup = greedy_soup(args.models, args.out, args.device)
-    print(f"soup members: {soup['members']}")
+    if args.alpha is not None:
+        if len(args.models) != 2:
+            parser.error("--alpha takes exactly two --models: the start and the tuned model")
+        print(f"interpolated: {interpolate(args.models[0], args.models[1], args.alpha, args.out)}")
+    else:
+        soup = greedy_soup(args.models, args.out, args.device)
+        print(f"soup members: {soup['members']}")
     if args.validation:
         from monitor.stages.model.report import validation_metrics, write_report
 

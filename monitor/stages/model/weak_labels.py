@@ -125,12 +125,25 @@ def read_titles(paths: Iterable[str | Path], column: str = "title") -> list[str]
 Scorer = Callable[[Sequence[str]], np.ndarray]
 
 
+def _neutral_titles(titles: Sequence[str], wanted: int, scorer: Scorer, min_neutral: float,
+                    rng: np.random.Generator) -> list[str]:
+    """Up to ``wanted`` titles with no direction word at all that ``scorer`` calls neutral with p >= min_neutral."""
+    plain = [t for t in titles if not (POSITIVE.search(t) or NEGATIVE.search(t))]
+    sample = [plain[i] for i in rng.permutation(len(plain))[: 3 * wanted]]
+    if not sample:
+        return []
+    probs = scorer(sample)
+    return [t for t, p in zip(sample, probs, strict=True) if 1.0 - float(p[0]) - float(p[1]) >= min_neutral][:wanted]
+
+
 def build_weak_set(titles: Sequence[str], cap: int = 3000, seed: int = 13, scorer: Scorer | None = None,
-                   max_opposite: float = 0.5) -> WeakSet:
+                   max_opposite: float = 0.5, neutral: bool = False, min_neutral: float = 0.8) -> WeakSet:
     """Lexicon-label ``titles``, drop those ``scorer`` strongly contradicts, balance the classes, keep ``cap``.
 
     Balanced because the files are dominated by one mood (the 2011 Reuters file by the US downgrade and the euro
-    debt crisis): an unbalanced set would teach the model the period's mood, not the words.
+    debt crisis): an unbalanced set would teach the model the period's mood, not the words. ``neutral`` (needs
+    ``scorer``) adds as many titles without any direction word that the model confidently calls neutral, so the
+    added rows do not shift the sentiment head's prior away from neutral (``cap`` then holds three classes).
     """
     labelled = [(t, label) for t in titles if (label := weak_label(t)) is not None]
     counts = {"titles": len(titles), "matched": len(labelled)}
@@ -141,10 +154,15 @@ def build_weak_set(titles: Sequence[str], cap: int = 3000, seed: int = 13, score
         counts["model_agrees"] = len(labelled)
     rng = np.random.default_rng(seed)
     by_label = {name: [t for t, label in labelled if label == name] for name in LABELS}
-    per_class = min(cap // 2, *(len(v) for v in by_label.values()))
+    per_class = min(cap // (3 if neutral else 2), *(len(v) for v in by_label.values()))
+    if neutral:
+        if scorer is None:
+            raise ValueError("neutral weak labels need a model to confirm them (pass a scorer / --model)")
+        by_label["neutral"] = _neutral_titles(titles, per_class, scorer, min_neutral, rng)
+        per_class = min(per_class, len(by_label["neutral"]))
     texts: list[str] = []
     labels: list[str] = []
-    for name in LABELS:
+    for name in by_label:
         chosen = rng.permutation(len(by_label[name]))[:per_class]
         texts.extend(by_label[name][i] for i in sorted(chosen))
         labels.extend([name] * per_class)
@@ -184,10 +202,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="", help="drop titles this model strongly contradicts")
     parser.add_argument("--max-opposite", type=float, default=0.5,
                         help="with --model: drop a title when p(opposite direction) exceeds this")
+    parser.add_argument("--neutral", action="store_true",
+                        help="with --model: add as many direction-free titles the model calls neutral")
+    parser.add_argument("--min-neutral", type=float, default=0.8, help="with --neutral: least p(neutral)")
     parser.add_argument("--cpu-threads", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.neutral and not args.model:
+        parser.error("--neutral needs --model")
     scorer = engine_scorer(args.model, args.cpu_threads) if args.model else None
-    weak = build_weak_set(read_titles(args.files), args.cap, args.seed, scorer, args.max_opposite)
+    weak = build_weak_set(read_titles(args.files), args.cap, args.seed, scorer, args.max_opposite, args.neutral,
+                          args.min_neutral)
     write_csv(weak, args.out)
     print(f"{args.out}: {weak.counts}")
 
