@@ -28,7 +28,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from alerts.rules import Rule, load_rules
+from alerts.rules import Rule
 from consumers.replay.source import SourceReport, load_stories
 from consumers.service import redis_client
 from monitor.ground.contracts import Alert, ModelInfo, ScoredStory, Story, encode
@@ -39,7 +39,7 @@ from monitor.history.index import SentimentIndex
 from monitor.history.options import RunOptions
 from monitor.history.reading import dedup_for, linker_for
 from monitor.history.run_cache import CachedRun, RunCache, run_key
-from monitor.history.run_names import RunNames, timestamp_run_id
+from monitor.history.run_names import BACKTESTS, RunNames, set_up_run, timestamp_run_id
 from monitor.stages.worker.scoring import RawRecord, StoryScorer
 
 SCORE_BATCH = 256
@@ -167,11 +167,9 @@ async def run_backtest(settings: Settings, options: RunOptions, bars: Bars = SIL
     """Backtest ``options.path``. Unless its scored stories are in the run cache, needs ``settings.redis_url``
     (the CLI starts an embedded Valkey when unset) and scores what the score cache lacks."""
     began = time.monotonic()
-    names = RunNames(options.run_id or timestamp_run_id(options.path), settings.redis_namespace)
-    run_settings = names.settings(settings, options.rules_file)
-    rules = load_rules(run_settings.rules_file)
-    out_dir = options.out_dir or settings.var_dir / "backtests" / names.run_id
-    out_dir.mkdir(parents=True, exist_ok=True)
+    run = set_up_run(settings, options.run_id or timestamp_run_id(options.path), options.rules_file,
+                     options.out_dir, BACKTESTS)
+    names, run_settings, rules, out_dir = run.names, run.settings, run.rules, run.out_dir
     timing = _Timing()
     runs, key = run_cache_for(settings, options)
     paused = gc.isenabled()

@@ -126,13 +126,13 @@ def replay(
     Example: bearwatch replay ../shared/data/headlines/2022-05-02_to_2022-05-20_TerraLuna.csv --speed 3600
     """
     from monitor.history.options import RunOptions
-    from monitor.history.run_names import content_run_id
+    from monitor.history.run_names import REPLAYS, content_run_id, default_out_dir
 
     settings = _start(file, config)
     read = read_options(map_text, day_time, tz, date_format, source, fmt)
     name = _run_id(settings, run_id or content_run_id(file))
     options = RunOptions(path=file, run_id=name, speed=speed, rules_file=rules,
-                         out_dir=out or settings.var_dir / "replays" / name, read=read)
+                         out_dir=out or default_out_dir(settings, REPLAYS, name), read=read)
     _run_replay(settings, options, quiet)
 
 
@@ -164,7 +164,7 @@ def backtest(
     Example: bearwatch backtest ../shared/data/headlines/2022-05-02_to_2022-05-20_TerraLuna.csv --rules my.toml
     """
     from monitor.history.options import RunOptions
-    from monitor.history.run_names import timestamp_run_id
+    from monitor.history.run_names import BACKTESTS, default_out_dir, timestamp_run_id
 
     settings = _start(file, config)
     if events is not None and not events.is_file():
@@ -174,8 +174,9 @@ def backtest(
     if start_at is not None and end_at is not None and start_at >= end_at:
         fail(f"--from {start_at:%Y-%m-%d %H:%M} is not before --to {end_at:%Y-%m-%d %H:%M}: nothing to backtest")
     name = _run_id(settings, run_id or timestamp_run_id(file))
-    options = RunOptions(path=file, run_id=name, rules_file=rules, out_dir=out or settings.var_dir / "backtests" / name,
-                         read=read, events_file=events, since=start_at, until=end_at, cache_path=cache)
+    options = RunOptions(path=file, run_id=name, rules_file=rules,
+                         out_dir=out or default_out_dir(settings, BACKTESTS, name), read=read, events_file=events,
+                         since=start_at, until=end_at, cache_path=cache)
     _run_backtest(settings, options, quiet)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from alerts.rules import Rule, load_rules
+from alerts.rules import Rule
 from alerts.state import AlertState
 from consumers.replay.source import LoadedStories, SourceReport, load_stories
 from consumers.service import redis_client
@@ -33,7 +33,7 @@ from monitor.history.options import RunOptions
 from monitor.history.reading import dedup_for, linker_for
 from monitor.history.replay_worker import ReplayWorker
 from monitor.history.run_files import write_alerts_json, write_rejected_csv
-from monitor.history.run_names import RunNames, content_run_id
+from monitor.history.run_names import REPLAYS, content_run_id, set_up_run
 from monitor.stages.windows import WindowStore
 from monitor.stages.windows.spans import floor_to, to_ms
 
@@ -78,11 +78,9 @@ async def run_replay(settings: Settings, options: RunOptions, bars: Bars = SILEN
     if not settings.kafka_url or not settings.redis_url:
         raise ValueError("a Kafka replay needs Kafka and Redis URLs (the CLI starts embedded ones when unset)")
     began = time.monotonic()
-    names = RunNames(options.run_id or content_run_id(options.path), settings.redis_namespace)
-    run_settings = names.settings(settings, options.rules_file)
-    rules = load_rules(run_settings.rules_file)
-    out_dir = options.out_dir or settings.var_dir / "replays" / names.run_id
-    out_dir.mkdir(parents=True, exist_ok=True)
+    run = set_up_run(settings, options.run_id or content_run_id(options.path), options.rules_file, options.out_dir,
+                     REPLAYS)
+    names, run_settings, rules, out_dir = run.names, run.settings, run.rules, run.out_dir
     await ensure_topics(settings.kafka_url, run_settings)
     redis = redis_client(settings.redis_url)
     worker = ReplayWorker(run_settings, out_dir / "worker.log")

@@ -14,8 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from alerts.rules import Rule, load_rules
 from monitor.ground.errors import BearwatchError
 from monitor.ground.settings import Settings, TopicNames
+
+#: The folders under ``var_dir`` that hold each kind of run's output, one sub-folder per run id.
+REPLAYS, BACKTESTS = "replays", "backtests"
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -80,3 +84,29 @@ class RunNames:
             "grafana_token": None,
             "rules_file": rules_file if rules_file is not None else settings.rules_file,
         })
+
+
+def default_out_dir(settings: Settings, kind: str, run_id: str) -> Path:
+    """Where a run writes when ``--out`` is not given: ``<var_dir>/<kind>/<run id>``."""
+    return settings.var_dir / kind / run_id
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """What a replay and a backtest both start from: the run's names, its own settings, its rules, its folder."""
+
+    names: RunNames
+    settings: Settings
+    rules: list[Rule]
+    out_dir: Path
+
+
+def set_up_run(settings: Settings, run_id: str, rules_file: Path | None, out_dir: Path | None,
+               kind: str) -> RunSetup:
+    """Names, settings and rules of run ``run_id``; its output folder (``out_dir`` or the default of ``kind``)
+    is created."""
+    names = RunNames(run_id, settings.redis_namespace)
+    run_settings = names.settings(settings, rules_file)
+    folder = out_dir or default_out_dir(settings, kind, names.run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return RunSetup(names, run_settings, load_rules(run_settings.rules_file), folder)

@@ -213,9 +213,11 @@ class Engine:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Engine:
-        """Build from a Bearwatch ``Settings`` (model_path, device, model_batch, max_tokens, cpu_threads, int8)."""
-        return cls(settings.model_path, device=settings.device, batch_size=settings.model_batch,
-                   max_tokens=settings.max_tokens, cpu_threads=settings.cpu_threads, int8=settings.int8)
+        """Build from a Bearwatch ``Settings`` (model_path, device, model_batch, max_tokens, cpu_threads, int8):
+        the same arguments the engine's own process gets (:func:`process_engine.engine_kwargs`)."""
+        from monitor.stages.model.process_engine import engine_kwargs  # that module imports this one lazily
+
+        return cls(**engine_kwargs(settings))
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.model_name, "version": self.model_version, "device": str(self.device),

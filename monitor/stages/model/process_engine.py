@@ -59,7 +59,7 @@ def _score_in_child(texts: list[str]) -> list[ScoredText]:
 
 
 def engine_kwargs(settings: Any) -> dict[str, Any]:
-    """The :class:`Engine` arguments of a Bearwatch ``Settings`` (the same fields :meth:`Engine.from_settings` uses)."""
+    """The :class:`Engine` arguments of a Bearwatch ``Settings``; :meth:`Engine.from_settings` uses them too."""
     return {"model_dir": str(settings.model_path), "device": settings.device, "batch_size": settings.model_batch,
             "max_tokens": settings.max_tokens, "cpu_threads": settings.cpu_threads, "int8": settings.int8}
 
