@@ -110,13 +110,13 @@ def evaluate(
     from monitor.stages.model.modeldir import ModelDirError
     from monitor.stages.model.scored import evaluate_scored, is_scored_source, load_scored, render_scored
 
+    engine_settings = settings if model is None else settings.model_copy(update={"model_path": model})
     if is_scored_source(data):
         if head not in (None, "sentiment"):
             fail(f"{data} holds sentiment scores: it can only evaluate the sentiment head (drop --head {head})")
         try:
             scored = load_scored(data)
-            engine = Engine(model or settings.model_path, device=settings.device, batch_size=settings.model_batch,
-                            max_tokens=settings.max_tokens, cpu_threads=settings.cpu_threads, int8=settings.int8)
+            engine = Engine.from_settings(engine_settings)
         except (DataError, ModelDirError, LabelMapError) as exc:
             fail(str(exc))
         result = evaluate_scored(engine, scored, neutral_band)
@@ -131,8 +131,7 @@ def evaluate(
             fail(f"--head must be one of {', '.join(HEADS)} (got {chosen!r})")
         names = [name.strip() for name in label_map.split(",")] if label_map else None
         labelled = load_labelled(data, chosen, names, split="valid")
-        engine = Engine(model or settings.model_path, device=settings.device, batch_size=settings.model_batch,
-                        max_tokens=settings.max_tokens, cpu_threads=settings.cpu_threads, int8=settings.int8)
+        engine = Engine.from_settings(engine_settings)
     except (DataError, ModelDirError, LabelMapError) as exc:
         fail(str(exc))
     report = evaluate_set(engine, labelled)
