@@ -15,6 +15,7 @@ from functools import partial
 
 from monitor.ground.contracts import ModelInfo
 from monitor.ground.settings import Settings
+from monitor.stages.model.calibrate import calibration_version
 from monitor.stages.model.engine import Engine, pick_device
 from monitor.stages.model.modeldir import INFO_FILE, WEIGHTS_FILE, check_model_dir, weights_version
 
@@ -34,6 +35,8 @@ def model_identity(settings: Settings) -> ModelIdentity:
     version = weights_version(path / WEIGHTS_FILE)
     device = pick_device(settings.device).type
     precision = "int8" if settings.int8 and device == "cpu" else ("fp32" if device == "cpu" else "cuda-auto")
+    if precision == "int8" and (calibration := calibration_version(path)):
+        precision = f"int8s-{calibration}"  # smoothed int8: its scores change with the calibration file
     key = f"{version}|t{settings.max_tokens}|{precision}|{device}"
     model = ModelInfo(name=str(info.get("name") or path.name), version=version)
     return ModelIdentity(model, key, partial(Engine.from_settings, settings))

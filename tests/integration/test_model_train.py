@@ -42,7 +42,7 @@ def test_tiny_run_lowers_the_loss_and_reloads_to_the_same_predictions(tiny_setup
     losses = [row["train_loss"] for row in info["history"]]
     assert losses[-1] < 0.7 * losses[0], losses
     for name in ("model.safetensors", "tokenizer.json", "label_maps.json", "config.json", "metrics.json",
-                 "MODEL_CARD.md"):
+                 "MODEL_CARD.md", "int8_calibration.safetensors"):
         assert (result.model_dir / name).is_file(), name
     metrics = json.loads((result.model_dir / "metrics.json").read_text())
     assert {"accuracy", "macro_f1", "weighted_f1", "per_class", "confusion_matrix"} <= set(metrics["sentiment"])
@@ -123,5 +123,7 @@ def test_bearwatch_train_command_writes_a_model(tiny_setup: dict[str, Path], tmp
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (out / "metrics.json").is_file() and "model written to" in result.output
+    # the runner's output is not a terminal: progress comes as plain lines, not only a bar at the end
+    assert "s/step, ETA" in result.output
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 2 and "--overwrite" in again.output

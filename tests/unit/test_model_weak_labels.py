@@ -29,6 +29,14 @@ from monitor.stages.model.weak_labels import build_weak_set, main, read_titles, 
     ("Acme could face probe", None),  # speculation
     ("Acme names new chief executive", None),  # no direction word
     ("Acme's net loss for the year", None),  # "loss" alone is no direction
+    ("Acme signs EUR 40 mln supply agreement with Nokia", "positive"),
+    ("Acme swings to quarterly profit", "positive"),
+    ("Acme posts wider quarterly loss", "negative"),
+    ("Acme shares slide after profit warning", "negative"),  # "after" joins two events of one direction
+    ("Acme rises after rival falls", None),  # ... or of two: both match, no label
+    ("Lender has collapsed, regulator says", None),  # reported speech hedges
+    ("Acme halts output at its Texas plant", "negative"),
+    ("Index futures higher on upbeat earnings", "positive"),
 ])
 def test_weak_label_is_given_only_for_one_unhedged_direction(title: str, label: str | None) -> None:
     assert weak_label(title) == label

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from monitor.ground.text import clean_text
+from monitor.stages.model.calibrate import load_calibration
 from monitor.stages.model.labels import LabelMapError, LabelMaps
 from monitor.stages.model.memory import MemoryTrimmer
 from monitor.stages.model.modeldir import load_model_dir
@@ -180,6 +181,7 @@ class Engine:
         self.device = pick_device(device)
         self.int8 = False
         self.int8_mode = ""
+        self.int8_calibration = ""
         self.exact_lengths = False
         self.packed = False
         if int8_mode not in INT8_MODES:
@@ -200,7 +202,12 @@ class Engine:
                 torch.set_num_threads(cpu_threads)
             if int8 and int8_mode == "rows" and int_mm_available():
                 self.packed = supports_packing(model)
-                model = quantize_rows(model)
+                calibration = load_calibration(self.model_dir)
+                if calibration is None:
+                    model = quantize_rows(model)
+                else:
+                    model = quantize_rows(model, act_max=calibration.maxima, alpha=calibration.alpha)
+                    self.int8_calibration = calibration.version
                 self.int8, self.int8_mode, self.exact_lengths = True, "rows", not self.packed
             elif int8:
                 if int8_mode == "rows":
@@ -222,6 +229,7 @@ class Engine:
     def describe(self) -> dict[str, Any]:
         return {"name": self.model_name, "version": self.model_version, "device": str(self.device),
                 "dtype": str(self.dtype).removeprefix("torch."), "int8": self.int8, "int8_mode": self.int8_mode,
+                "int8_calibration": self.int8_calibration,
                 "exact_lengths": self.exact_lengths, "packed": self.packed, "batch_size": self.batch_size,
                 "max_tokens": self.max_tokens}
 
@@ -230,18 +238,23 @@ class Engine:
         if not texts:
             return Probabilities(np.zeros((0, len(self.labels.topic)), np.float32),
                                  np.zeros((0, len(self.labels.sentiment)), np.float32), np.zeros(0, dtype=bool))
+        id_lists, truncated = self.token_ids(texts)
+        if self.packed:
+            topic, sentiment = forward_packed(self.model, id_lists, self.batch_size)
+        else:
+            topic, sentiment = forward_sorted(self.model, id_lists, self._pad_id, self.batch_size,
+                                              self.device, len(self.labels.topic), len(self.labels.sentiment),
+                                              self.exact_lengths)
+        return Probabilities(topic, sentiment, truncated)
+
+    def token_ids(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids of ``texts`` as the model reads them (cleaned, capped, truncated) and the truncation flags."""
         cap = self.max_tokens * CHARS_PER_TOKEN_CAP
         cleaned = [clean_text(text) for text in texts]
         capped = np.array([len(text) > cap for text in cleaned])
         encodings = self._tokenizer.encode_batch([text[:cap] for text in cleaned])
         truncated = capped | np.array([bool(e.overflowing) for e in encodings])
-        if self.packed:
-            topic, sentiment = forward_packed(self.model, [e.ids for e in encodings], self.batch_size)
-        else:
-            topic, sentiment = forward_sorted(self.model, [e.ids for e in encodings], self._pad_id, self.batch_size,
-                                              self.device, len(self.labels.topic), len(self.labels.sentiment),
-                                              self.exact_lengths)
-        return Probabilities(topic, sentiment, truncated)
+        return [e.ids for e in encodings], truncated
 
     def score(self, texts: Sequence[str]) -> list[ScoredText]:
         """Topic and sentiment of each text, in input order (an empty list gives an empty list)."""

@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         soup = greedy_soup(args.models, args.out, args.device)
         print(f"soup members: {soup['members']}")
+    from monitor.stages.model.calibrate import calibrate, default_texts
+
+    calibrate(args.out, default_texts())  # weights changed: int8 needs this soup's own activation ranges
     if args.validation:
         from monitor.stages.model.report import validation_metrics, write_report
 

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from monitor.ground.errors import BearwatchError
 from monitor.stages.model.augment import augment_headlines, headline_like
 from monitor.stages.model.batches import class_weights, encode_pool, epoch_batches, multitask_loss
+from monitor.stages.model.calibrate import calibrate, calibration_texts
 from monitor.stages.model.checkpoint import (
     BEST_WEIGHTS,
     CHECKPOINT_DIR,
@@ -142,6 +143,31 @@ def _progress(console: Console) -> Progress:
                     TimeRemainingColumn(), console=console, transient=False)
 
 
+#: Seconds between plain progress lines when the console is not a terminal (``> train.log``).
+LINE_EVERY_S = 30.0
+
+
+class StepLines:
+    """Training progress as a plain line every :data:`LINE_EVERY_S` seconds, for output that goes to a file.
+
+    Why: rich draws its bar only on a terminal; redirected, a 40-minute run would print nothing until it ends.
+    """
+
+    def __init__(self, console: Console, total: int, done: int) -> None:
+        self.console, self.total, self.start_done = console, total, done
+        self.began = self.last = time.monotonic()
+
+    def tick(self, done: int, loss: float) -> None:
+        now = time.monotonic()
+        if now - self.last < LINE_EVERY_S and done < self.total:
+            return
+        self.last = now
+        per_step = (now - self.began) / max(done - self.start_done, 1)
+        eta = per_step * (self.total - done)
+        self.console.print(f"step {done}/{self.total}: loss {loss:.4f}, {per_step:.2f} s/step, ETA {eta / 60:.1f} min",
+                           highlight=False, soft_wrap=True)
+
+
 def train(config: TrainConfig, console: Console | None = None) -> TrainResult:
     """Run training as configured and write the model directory. Raises TrainingInterrupted on Ctrl-C."""
     console = console or Console(soft_wrap=True)
@@ -210,8 +236,12 @@ def train(config: TrainConfig, console: Console | None = None) -> TrainResult:
             batches = epoch_batches(len(pool), config.batch_size, config.seed, state.epoch)
             epoch_start, smooth, loss_sum, loss_count = time.monotonic(), float("nan"), 0.0, 0
             with _progress(console) as progress:
-                task = progress.add_task(f"epoch {state.epoch + 1}/{config.epochs}", total=len(batches),
+                steps = len(batches)
+                if config.max_steps:
+                    steps = min(steps, state.step_in_epoch + config.max_steps - state.global_step)
+                task = progress.add_task(f"epoch {state.epoch + 1}/{config.epochs}", total=steps,
                                          completed=state.step_in_epoch, loss=smooth)
+                lines = None if console.is_terminal else StepLines(console, steps, state.step_in_epoch)
                 for rows in batches[state.step_in_epoch:]:
                     ids, mask = pad_batch([pool.ids[i] for i in rows], pad_id)
                     ids, mask = ids.to(device, non_blocking=True), mask.to(device, non_blocking=True)
@@ -238,6 +268,8 @@ def train(config: TrainConfig, console: Console | None = None) -> TrainResult:
                     state.step_in_epoch += 1
                     state.global_step += 1
                     progress.update(task, advance=1, loss=smooth)
+                    if lines is not None:
+                        lines.tick(state.step_in_epoch, smooth)
                     if time.monotonic() - last_save > 60 * config.checkpoint_minutes:
                         save_checkpoint(ckpt, model, optimizer, scheduler, scaler, state)
                         last_save = time.monotonic()
@@ -292,6 +324,9 @@ def _finish(model: TwoHeadClassifier, tokenizer: Any, labels: LabelMaps, config:
             "pooling": config.pooling, "max_tokens": config.max_tokens, "best_epoch": state.best_epoch,
             "best_dev_score": state.best_score, "history": state.history, "training": config.to_json()}
     save_model_dir(model, tokenizer, labels, info, out, DTYPES[config.save_dtype])
+    console.print("measuring int8 activation ranges (monitor.stages.model.calibrate) ...")
+    calibrate(out, calibration_texts(sets["sentiment_train"].texts + sets["topic_train"].texts),
+              max_tokens=config.max_tokens)
     if config.validation:
         console.print("measuring the official validation splits ...")
         metrics = validation_metrics(out, config.sentiment_data, config.topic_data, str(device), config.limit)

@@ -7,12 +7,17 @@ negative match, a question mark or a hedge word such as "may" gives no label), s
 
 Rules (case-insensitive, whole words; see ``NEGATIVE`` / ``POSITIVE`` below for the exact patterns):
 
-- negative: falls/drops/slumps/plunges/tumbles/sinks/slides, cuts forecast|outlook|jobs|dividend|rating, downgrade,
-  misses, loss widens, probe, lawsuit/sues, bankrupt(cy), default(s), layoffs/job cuts, warns, seized, collapse(s),
-  fraud, recall(s);
-- positive: rises/gains/jumps/surges/soars/climbs/rallies, beats, upgrade, record profit|revenue|sales|earnings,
-  raises dividend|forecast|outlook|guidance, wins|secures|lands|awarded ... order|contract|deal, approval, loss
-  narrows, returns to profit.
+- negative: falls/drops/slumps/plunges/tumbles/dives/slips, cuts forecast|outlook|jobs|dividend|rating, downgrade,
+  misses, loss widens, posts/swings to a loss, lower/weaker profit|sales, probe, lawsuit/sues, bankrupt(cy),
+  insolvency, default(s), layoffs/job cuts, warns, seized, collapse(s), fraud, recall(s), fined, halts/suspends,
+  crash, turmoil, sell-off, fears/worries/jitters, downturn, recession, scandal, disappoints, shares|markets down;
+- positive: rises/gains/jumps/surges/soars/climbs/rallies/rebounds/advances, beats, tops estimates, upgrade,
+  boosts, record profit|revenue|sales|earnings|high, higher/strong profit|sales, raises dividend|forecast|outlook|
+  guidance, buyback, wins|secures|lands|awarded|receives|signs ... order|contract|deal|agreement, approval, loss
+  narrows, returns/swings to profit, posts a profit, upbeat, optimism, shares|markets up.
+
+"after" does not hedge: "shares slide after profit warning" has one direction, and "X rises after Y falls" has two,
+which already gives no label.
 
 ``build_weak_set`` reads headline files (CSV with a ``title`` column), deduplicates titles, applies the rules,
 optionally drops titles the current model *strongly* contradicts (p of the opposite direction above a threshold;
@@ -50,26 +55,42 @@ def _words(*patterns: str) -> re.Pattern[str]:
 #: Headline words that point down for the company or market named.
 NEGATIVE = _words(
     r"falls?", r"fell", r"drops?", r"dropped", r"slumps?", r"slumped", r"plunges?", r"plunged", r"tumbles?",
-    r"tumbled", r"sinks?", r"sank", r"slides?", r"slid", r"cuts? (?:\w+ )?(?:forecast|outlook|guidance|jobs|"
-    r"dividend|rating|view)s?", r"downgrades?", r"downgraded", r"miss(?:es|ed)?", r"loss(?:es)? widen(?:s|ed)?",
-    r"probes?", r"lawsuits?", r"sues?", r"sued", r"bankrupt(?:cy)?", r"defaults?", r"defaulted", r"layoffs?",
-    r"job cuts", r"warns?", r"warned", r"profit warning", r"seized", r"collapses?", r"collapsed", r"fraud",
-    r"recalls?", r"recalled",
+    r"tumbled", r"sinks?", r"sank", r"slides?", r"slid", r"dives?", r"dived", r"plummets?", r"plummeted",
+    r"slash(?:es|ed)?", r"cuts? (?:\w+ )?(?:forecast|outlook|guidance|jobs|dividend|rating|view)s?",
+    r"downgrades?", r"downgraded", r"miss(?:es|ed)?", r"loss(?:es)? widen(?:s|ed)?", r"widens? (?:\w+ )?loss(?:es)?",
+    r"(?:posts?|reports?|swings? to|turns? to) (?:a )?(?:\w+ )?(?:net |quarterly |annual )?loss(?:es)?",
+    r"(?:lower|weaker|disappointing) (?:\w+ )?(?:profits?|revenues?|sales|earnings|results|demand)",
+    r"(?:profits?|revenues?|sales|earnings|demand) (?:\w+ )?(?:declines?|declined|decreases?|decreased|shrinks?)",
+    r"probes?", r"lawsuits?", r"sues?", r"sued", r"bankrupt(?:cy)?", r"insolven(?:t|cy)", r"defaults?",
+    r"defaulted", r"layoffs?", r"job cuts", r"warns?", r"warned", r"profit warning", r"seized", r"collapses?",
+    r"collapsed", r"fraud", r"recalls?", r"recalled", r"fined", r"fines \w+", r"penalty", r"halts?", r"halted",
+    r"suspends?", r"suspended", r"crash(?:es|ed)?", r"turmoil", r"sell-?off", r"fears?", r"worr(?:y|ies|ied)",
+    r"jitters", r"gloom(?:y)?", r"weigh(?:s|ed)? (?:on|down)", r"downturn", r"recession", r"bearish",
+    r"scandal", r"disappoints?", r"lacklust(?:er|re)", r"shortfall", r"bailout", r"bank run", r"depositors? flee",
+    r"slips?", r"slipped", r"fails?", r"failed", r"falters?", r"faltered", r"tepid", r"lowest",
+    r"(?:shares|stocks|index|futures|markets?) (?:\w+ )?(?:down|lower)",
 )
 
 #: Headline words that point up for the company or market named.
 POSITIVE = _words(
     r"rises?", r"rose", r"gains?", r"gained", r"jumps?", r"jumped", r"surges?", r"surged", r"soars?", r"soared",
-    r"climbs?", r"climbed", r"rall(?:y|ies|ied)", r"beats?", r"upgrades?", r"upgraded",
-    r"record (?:\w+ )?(?:profits?|revenues?|sales|earnings)",
-    r"raises? (?:\w+ )?(?:dividend|forecast|outlook|guidance|view)s?",
-    r"(?:wins?|won|secures?|secured|lands?|landed|awarded|bags?) (?:[\w$.,-]+ ){0,5}(?:orders?|contracts?|deals?)",
-    r"approvals?", r"loss(?:es)? narrow(?:s|ed)?", r"narrows? (?:\w+ )?loss(?:es)?", r"returns? to profit",
+    r"climbs?", r"climbed", r"rall(?:y|ies|ied)", r"beats?", r"upgrades?", r"upgraded", r"rebounds?", r"rebounded",
+    r"recover(?:s|ed|y)?", r"boosts?", r"boosted", r"tops? (?:\w+ )?(?:estimates|forecasts|expectations|views)",
+    r"record (?:\w+ )?(?:profits?|revenues?|sales|earnings|high)",
+    r"(?:higher|stronger|strong|better-than-expected) (?:\w+ )?(?:profits?|revenues?|sales|earnings|results|demand)",
+    r"(?:profits?|revenues?|sales|earnings|demand) (?:\w+ )?(?:up|higher|grows?|grew|increases?|increased)",
+    r"raises? (?:\w+ )?(?:dividend|forecast|outlook|guidance|view)s?", r"(?:share )?buybacks?",
+    r"(?:wins?|won|secures?|secured|lands?|landed|awarded|bags?|receives?|received|signs?|signed|clinch(?:es|ed)?)"
+    r" (?:[\w$.,-]+ ){0,5}(?:orders?|contracts?|deals?|agreements?|accords?)",
+    r"approvals?", r"loss(?:es)? narrow(?:s|ed)?", r"narrows? (?:\w+ )?loss(?:es)?", r"returns? to (?:a )?profit",
+    r"swings? to (?:a )?(?:\w+ )?profit", r"posts? (?:a )?(?:net |quarterly |annual )?profit", r"upbeat",
+    r"bullish", r"optimism", r"outperforms?", r"advances?", r"advanced", r"highest",
+    r"(?:shares|stocks|index|futures|markets?) (?:\w+ )?(?:up|higher)",
 )
 
 #: Words that make a direction uncertain (speculation, questions, negation of the verb).
-HEDGE = _words(r"may", r"might", r"could", r"would", r"if", r"whether", r"not", r"no", r"despite", r"after",
-               r"but", r"rumou?rs?", r"says?")
+HEDGE = _words(r"may", r"might", r"could", r"would", r"if", r"whether", r"not", r"no", r"despite", r"but",
+               r"rumou?rs?", r"says?", r"ease[sd]?", r"eases? fears", r"allay")
 
 LABELS = ("negative", "positive")
 
