@@ -87,10 +87,19 @@ def render_card(info: dict[str, Any], metrics: dict[str, Any]) -> str:
         mode = {"rows": "row-wise int8 (per-token activation scales, per-channel weights; labels do not depend on "
                         "batch-mates)", "dynamic": "int8 dynamic quantisation (per-batch scales)"}.get(
             q.get("mode", "dynamic"), "int8")
+        if q.get("calibration"):
+            mode += f", activation-smoothed (calibration {q['calibration']})"
         extra = (f", headlines pos/neg accuracy {q['headlines_pos_neg_accuracy']:.4f}"
                  if "headlines_pos_neg_accuracy" in q else "")
         lines += [f"CPU {mode}: sentiment accuracy {q['sentiment_accuracy']:.4f}, topic accuracy "
                   f"{q['topic_accuracy']:.4f}{extra} (fp32: see above).", ""]
+    if info.get("sentiment_tilt"):
+        tilt = info["sentiment_tilt"]
+        lines += [f"Sentiment decision tilt: {tilt['tilt']:+.2f} log-odds toward positive, in the head's bias "
+                  f"(`python -m monitor.stages.model.tilt`), fitted on {tilt.get('fitted_on', 'held-out titles')}: "
+                  f"balanced pos/neg accuracy there {tilt['balanced_accuracy_at_zero']:.4f} → "
+                  f"{tilt['balanced_accuracy']:.4f} (plateau {tilt['plateau'][0]:+.2f} … {tilt['plateau'][1]:+.2f}).",
+                  ""]
     if info.get("notes"):
         lines += ["## Notes", "", *[f"- {note}" for note in info["notes"]], ""]
     lines += [

@@ -52,10 +52,11 @@ def validation_metrics(model_dir: Path, sentiment_data: str | Path = DEFAULT_SEN
     metrics["evaluated_with"] = engine.describe()
     if int8:
         quantised = Engine(model_dir, device="cpu", batch_size=batch_size, max_tokens=max_tokens, int8=True)
-        metrics["int8"] = {"mode": quantised.int8_mode}
+        metrics["int8"] = {"mode": quantised.int8_mode, "calibration": quantised.int8_calibration}
         for head, data in sets.items():
             report = evaluate_set(quantised, data)
             metrics["int8"][f"{head}_accuracy"] = report["accuracy"]
+            metrics["int8"][f"{head}_weighted_f1"] = report["weighted_f1"]
             metrics["int8"][f"{head}_delta_points"] = round(100 * (report["accuracy"] - metrics[head]["accuracy"]), 2)
         if ood is not None:
             pos_neg = evaluate_scored(quantised, ood)["pos_neg"]["accuracy"]
