@@ -127,3 +127,16 @@ def test_bearwatch_train_command_writes_a_model(tiny_setup: dict[str, Path], tmp
     assert "s/step, ETA" in result.output
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+def test_standalone_trainer_names_a_missing_start_model_in_one_line(tiny_setup: dict[str, Path], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.stages.model.train import main
+
+    args = ["--out", str(tmp_path / "out"), "--base", str(tiny_setup["base"]), "--sentiment-data",
+            str(tiny_setup["sent"]), "--topic-data", str(tiny_setup["topic"]), "--init-from", str(tmp_path / "gone")]
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) <= 2 and "gone" in error and "does not exist" in error and "Traceback" not in error

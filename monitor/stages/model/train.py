@@ -351,6 +351,9 @@ def main(argv: list[str] | None = None) -> None:
     except TrainingInterrupted as exc:
         Console(stderr=True).print(f"[yellow]{exc}[/]")
         raise SystemExit(130) from None
+    except (FileExistsError, ValueError, OSError) as exc:  # a missing model or data source, an occupied --out
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
