@@ -104,3 +104,22 @@ def test_the_backtest_score_cache_key_changes_with_the_calibration(calibrated_di
 def test_calibration_refuses_no_texts(calibrated_dir: Path) -> None:
     with pytest.raises(ValueError, match="at least one text"):
         calibrate(calibrated_dir, [])
+
+
+def test_a_broken_or_foreign_calibration_is_refused_with_the_fix(calibrated_dir: Path, tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from monitor.stages.model.modeldir import ModelDirError
+
+    broken = tmp_path / "broken"
+    shutil.copytree(calibrated_dir, broken)
+    (broken / CALIBRATION_FILE).write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelDirError, match="cannot be read.*monitor.stages.model.calibrate"):
+        Engine(broken, device="cpu", int8=True)
+    foreign = tmp_path / "foreign"
+    shutil.copytree(calibrated_dir, foreign)
+    maxima = load_calibration(calibrated_dir).maxima  # type: ignore[union-attr]
+    save_file({name: torch.ones(7) for name in maxima}, str(foreign / CALIBRATION_FILE), metadata={"alpha": "0.5"})
+    with pytest.raises(ModelDirError, match="does not fit these weights.*monitor.stages.model.calibrate"):
+        Engine(foreign, device="cpu", int8=True)
+    assert Engine(foreign, device="cpu").int8_calibration == ""  # fp32 never reads it

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from monitor.stages.model.modeldir import ModelDirError
 from monitor.stages.model.quant import DEFAULT_ALPHA, activation_maxima
 
 #: File in a model directory holding each linear layer's per-input-channel activation maximum.
@@ -57,10 +58,16 @@ def load_calibration(model_dir: Path) -> Calibration | None:
     path = Path(model_dir) / CALIBRATION_FILE
     if not path.is_file():
         return None
-    with safe_open(str(path), framework="pt") as handle:
-        meta = handle.metadata() or {}
-        maxima = {key: handle.get_tensor(key).float() for key in handle.keys()}  # noqa: SIM118 (not a dict)
-    return Calibration(maxima, float(meta.get("alpha", DEFAULT_ALPHA)), calibration_version(model_dir))
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+            maxima = {key: handle.get_tensor(key).float() for key in handle.keys()}  # noqa: SIM118 (not a dict)
+        alpha = float(meta.get("alpha", DEFAULT_ALPHA))
+    except Exception as exc:  # safetensors raises its own error types for a truncated or foreign file
+        raise ModelDirError(f"{path} cannot be read ({type(exc).__name__}: {exc}); rewrite it with "
+                            f"`python -m monitor.stages.model.calibrate --model {model_dir}` or delete it "
+                            "(int8 then runs unsmoothed)") from None
+    return Calibration(maxima, alpha, calibration_version(model_dir))
 
 
 def calibration_texts(training_texts: Sequence[str], per_kind: int = DEFAULT_TEXTS, seed: int = 13) -> list[str]:

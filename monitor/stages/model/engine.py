@@ -3,8 +3,9 @@
 Per call the texts are cleaned (:func:`monitor.ground.text.clean_text`, as in training), tokenised once with the fast
 tokenizer, sorted by length and cut into micro-batches padded only to their own longest text (dynamic padding),
 so a batch of headlines never pays for one long summary. ``torch.inference_mode`` throughout; on CUDA the model
-runs in bf16/fp16 and batches are copied from pinned memory; on CPU the thread count and dynamic int8
-quantisation of the linear layers are configurable. :class:`AsyncEngine` runs calls on one dedicated thread.
+runs in bf16/fp16 and batches are copied from pinned memory; on CPU the thread count and row-wise int8 linear
+layers (:mod:`monitor.stages.model.quant`, activation-smoothed when the model directory has a calibration) are
+configurable. :class:`AsyncEngine` runs calls on one dedicated thread.
 
 The engine knows nothing about Kafka or message schemas: it maps strings to :class:`ScoredText`.
 """
@@ -23,10 +24,10 @@ import numpy as np
 import torch
 
 from monitor.ground.text import clean_text
-from monitor.stages.model.calibrate import load_calibration
+from monitor.stages.model.calibrate import CALIBRATION_FILE, load_calibration
 from monitor.stages.model.labels import LabelMapError, LabelMaps
 from monitor.stages.model.memory import MemoryTrimmer
-from monitor.stages.model.modeldir import load_model_dir
+from monitor.stages.model.modeldir import ModelDirError, load_model_dir
 from monitor.stages.model.packed import packed_logits, supports_packing
 from monitor.stages.model.quant import int_mm_available, quantize_rows
 from monitor.stages.model.results import ScoredText
@@ -206,7 +207,12 @@ class Engine:
                 if calibration is None:
                     model = quantize_rows(model)
                 else:
-                    model = quantize_rows(model, act_max=calibration.maxima, alpha=calibration.alpha)
+                    try:
+                        model = quantize_rows(model, act_max=calibration.maxima, alpha=calibration.alpha)
+                    except ValueError as exc:
+                        raise ModelDirError(f"model directory {model_dir}: {CALIBRATION_FILE} does not fit these "
+                                            f"weights ({exc}); rewrite it with `python -m monitor.stages.model."
+                                            f"calibrate --model {model_dir}`") from None
                     self.int8_calibration = calibration.version
                 self.int8, self.int8_mode, self.exact_lengths = True, "rows", not self.packed
             elif int8:

@@ -12,12 +12,12 @@ alone: batch-mates and padding rows cannot change it. Finer scales than per-tens
 Only the encoder's linear layers are quantised; the two small heads stay fp32.
 
 Activation smoothing (SmoothQuant, Xiao et al. 2023), when the model directory carries a calibration file
-(:data:`CALIBRATION_FILE`, written by ``python -m monitor.stages.model.calibrate``): a few input channels of some
-layers carry values tens of times larger than the rest, so one scale per row spends most of the int8 range on them and
-rounds the others coarsely. Each input channel ``j`` is divided by a fixed ``s_j = max|x_j|^a / max|W_j|^(1-a)``
-(``max|x_j|`` measured once on training texts) and the weight column multiplied by it — the product is unchanged in
-exact arithmetic, but both sides quantise with less error. The factors are constants, so the result still depends on
-the row alone (batch-invariant).
+(``int8_calibration.safetensors``, written by ``python -m monitor.stages.model.calibrate``): a few input channels of
+some layers carry values tens of times larger than the rest, so one scale per row spends most of the int8 range on
+them and rounds the others coarsely. Each input channel ``j`` is divided by a fixed
+``s_j = max|x_j|^a / max|W_j|^(1-a)`` (``max|x_j|`` measured once on training texts) and the weight column multiplied
+by it — the product is unchanged in exact arithmetic, but both sides quantise with less error. The factors are
+constants, so the result still depends on the row alone (batch-invariant).
 """
 
 from __future__ import annotations
@@ -109,6 +109,9 @@ def quantize_rows(model: nn.Module, skip: tuple[str, ...] = ("topic_head", "sent
             full = f"{name}.{child_name}" if name else child_name
             if isinstance(child, nn.Linear) and full not in skip:
                 seen = (act_max or {}).get(full)
+                if seen is not None and seen.shape != (child.in_features,):
+                    raise ValueError(f"layer {full} reads {child.in_features} channels but the calibration has "
+                                     f"{tuple(seen.shape)}")
                 smooth = smoothing_factors(seen, weights[full], alpha) if seen is not None else None
                 setattr(module, child_name, RowInt8Linear(child, smooth))
     return model
