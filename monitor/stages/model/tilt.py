@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from monitor.stages.model.labels import SENTIMENT_LABELS
-from monitor.stages.model.weak_labels import read_titles, weak_label
+from monitor.stages.model.weak_labels import engine_scorer, read_titles, weak_label
 
 #: Candidate tilts (log-odds), every 0.02 from -1 to 1.
 GRID = np.round(np.arange(-1.0, 1.0001, 0.02), 2)
@@ -88,11 +88,8 @@ def fit_tilt(margins: np.ndarray, labels: np.ndarray, grid: Sequence[float] = tu
 
 def margins_of(model_dir: Path, texts: Sequence[str]) -> np.ndarray:
     """``log p_pos - log p_neg`` of the fp32 model for ``texts``."""
-    from monitor.stages.model.engine import Engine
-
-    probs = Engine(model_dir, device="cpu", int8=False).probabilities(texts).sentiment
-    pos, neg = SENTIMENT_LABELS.index("positive"), SENTIMENT_LABELS.index("negative")
-    return np.log(probs[:, pos] + 1e-12) - np.log(probs[:, neg] + 1e-12)
+    probs = engine_scorer(str(model_dir))(texts).reshape(-1, 2)  # columns: p_negative, p_positive
+    return np.log(probs[:, 1] + 1e-12) - np.log(probs[:, 0] + 1e-12)
 
 
 def write_tilted(model_dir: Path, out: Path, fit: TiltFit, source: str) -> Path:
