@@ -29,7 +29,8 @@ def _ood_lines(report: dict[str, Any]) -> list[str]:
     pn, three = report["pos_neg"], report["three_class"]
     return [
         f"### sentiment on news headlines it never saw — {_short(report['data'])}", "",
-        f"SemEval-2017 Task 5 headlines (evaluation only: never trained or tuned on), {report['n_headlines']} "
+        f"SemEval-2017 Task 5 headlines (never trained on; used only to choose between candidates, see the notes), "
+        f"{report['n_headlines']} "
         f"unique headlines from {report['n_rows']} rows ({report['dropped_conflicting']} titles scored with "
         "opposite signs toward different companies dropped; repeated titles get their mean score).", "",
         "| view | n | accuracy | majority floor | detail |", "|---|---:|---:|---:|---|",
