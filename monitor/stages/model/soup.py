@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from monitor.stages.model.calibrate import calibrate, default_texts
 from monitor.stages.model.data import dev_split
 from monitor.stages.model.engine import forward_sorted, pick_device, truncating_tokenizer
 from monitor.stages.model.metrics import classification_report, selection_score
@@ -115,8 +116,6 @@ def main(argv: list[str] | None = None) -> None:
     else:
         soup = greedy_soup(args.models, args.out, args.device)
         print(f"soup members: {soup['members']}")
-    from monitor.stages.model.calibrate import calibrate, default_texts
-
     calibrate(args.out, default_texts())  # weights changed: int8 needs this soup's own activation ranges
     if args.validation:
         from monitor.stages.model.report import validation_metrics, write_report

@@ -15,11 +15,12 @@ evaluation set.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
+
+from monitor.stages.model.weak_labels import WeakSet, write_csv
 
 COMPANIES_FILE = (Path(__file__).resolve().parents[4] / "shared" / "data" / "reference" / "sec_company_tickers"
                   / "company_tickers.json")
@@ -131,11 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args(argv)
     rows = synthetic_rows(args.per_class, args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
-        writer.writerows(rows)
+    write_csv(WeakSet([text for text, _ in rows], [label for _, label in rows]), args.out)
     print(f"{args.out}: {len(rows)} sentences")
 
 

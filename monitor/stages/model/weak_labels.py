@@ -90,7 +90,7 @@ POSITIVE = _words(
 
 #: Words that make a direction uncertain (speculation, questions, negation of the verb).
 HEDGE = _words(r"may", r"might", r"could", r"would", r"if", r"whether", r"not", r"no", r"despite", r"but",
-               r"rumou?rs?", r"says?", r"ease[sd]?", r"eases? fears", r"allay")
+               r"rumou?rs?", r"says?", r"ease[sd]?", r"allay")
 
 LABELS = ("negative", "positive")
 
